@@ -1,0 +1,192 @@
+/*
+ * event.c - the per-event view used while evaluating rules: the json-c tree, event time,
+ * and lazily derived attributes (SPEC §4), each computed at most once per event.
+ *
+ * Derived values are slices of strings inside the json-c tree, static strings, or bytes in
+ * the event's fixed arena; nothing is allocated. The arena is a fixed block inside the
+ * event (reused from event to event): a value that does not fit is treated as absent.
+ */
+#include "event.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+void th__event_reset(struct th_event *ev, json_object *root, int64_t time_ms, const char *file,
+                     uint64_t line, const char *raw, size_t raw_len)
+{
+    ev->root = root;
+    ev->time_ms = time_ms;
+    ev->file = file;
+    ev->line = line;
+    ev->raw = raw;
+    ev->raw_len = raw_len;
+    ev->derived_done = 0;
+    ev->arena_used = 0;
+}
+
+static struct th_str str_of(json_object *o)
+{
+    struct th_str s = {NULL, 0};
+    if (o && json_object_is_type(o, json_type_string)) {
+        s.p = json_object_get_string(o);
+        s.len = (size_t)json_object_get_string_len(o);
+    }
+    return s;
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v))
+        return v;
+    return NULL;
+}
+
+struct th_str th__event_str(const struct th_event *ev, const char *key)
+{
+    return str_of(get(ev->root, key));
+}
+
+const char *th__event_arena_copy(struct th_event *ev, const char *p, size_t len)
+{
+    if (len > sizeof ev->arena - ev->arena_used)
+        return NULL;
+    char *d = ev->arena + ev->arena_used;
+    memcpy(d, p, len);
+    ev->arena_used += len;
+    return d;
+}
+
+struct th_str th__event_text(const struct th_event *ev)
+{
+    struct th_str s = {ev->raw, ev->raw_len};
+    if (!s.p) {
+        size_t len = 0;
+        s.p = json_object_to_json_string_length(ev->root, JSON_C_TO_STRING_PLAIN, &len);
+        s.len = len;
+    }
+    return s;
+}
+
+static struct th_str lit(const char *s)
+{
+    struct th_str r = {s, strlen(s)};
+    return r;
+}
+
+/*
+ * An assumed-role ARN is arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION. Returns the role
+ * (which == 0) or the session (which == 1), or a NULL slice for any other ARN.
+ */
+static struct th_str assumed_role_part(struct th_str arn, int which)
+{
+    struct th_str none = {NULL, 0};
+    static const char marker[] = ":assumed-role/";
+    const size_t mlen = sizeof marker - 1;
+    if (!arn.p || arn.len < mlen)
+        return none;
+    const char *m = memmem(arn.p, arn.len, marker, mlen);
+    if (!m)
+        return none;
+    const char *role = m + mlen;
+    const char *end = arn.p + arn.len;
+    const char *slash = memchr(role, '/', (size_t)(end - role));
+    if (!slash || slash == role || slash + 1 == end)
+        return none;
+    if (which == 0) {
+        struct th_str r = {role, (size_t)(slash - role)};
+        return r;
+    }
+    struct th_str s = {slash + 1, (size_t)(end - slash - 1)};
+    return s;
+}
+
+static bool ends_with(struct th_str s, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return s.len >= n && memcmp(s.p + s.len - n, suffix, n) == 0;
+}
+
+/*
+ * ip_class of SPEC §4: public, private (RFC 1918, RFC 4193, loopback, link-local, CGNAT),
+ * aws_service (a *.amazonaws.com name), aws_internal ("AWS Internal"). Anything else that
+ * is not an address (a hostname, garbage) has no class.
+ */
+static struct th_str ip_class(struct th_str ip)
+{
+    struct th_str none = {NULL, 0};
+    if (!ip.p)
+        return none;
+    if (th__str_eq(ip, "AWS Internal", 12))
+        return lit("aws_internal");
+    if (ends_with(ip, ".amazonaws.com"))
+        return lit("aws_service");
+    char buf[INET6_ADDRSTRLEN];
+    if (ip.len >= sizeof buf)
+        return none;
+    memcpy(buf, ip.p, ip.len);
+    buf[ip.len] = '\0';
+    unsigned char a[16];
+    if (inet_pton(AF_INET, buf, a) == 1) {
+        if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xF0) == 16) || (a[0] == 192 && a[1] == 168) ||
+            a[0] == 127 || (a[0] == 169 && a[1] == 254) || (a[0] == 100 && (a[1] & 0xC0) == 64))
+            return lit("private");
+        return lit("public");
+    }
+    if (inet_pton(AF_INET6, buf, a) == 1) {
+        static const unsigned char loopback[16] = {[15] = 1};
+        if ((a[0] & 0xFE) == 0xFC || (a[0] == 0xFE && (a[1] & 0xC0) == 0x80) ||
+            memcmp(a, loopback, 16) == 0)
+            return lit("private");
+        return lit("public");
+    }
+    return none;
+}
+
+/* usr.name: userIdentity.userName, else the session issuer's user name, else the session. */
+static struct th_str usr_name(struct th_event *ev)
+{
+    json_object *uid = get(ev->root, "userIdentity");
+    struct th_str s = str_of(get(uid, "userName"));
+    if (s.p)
+        return s;
+    s = str_of(get(get(get(uid, "sessionContext"), "sessionIssuer"), "userName"));
+    if (s.p)
+        return s;
+    return assumed_role_part(str_of(get(uid, "arn")), 1);
+}
+
+static struct th_str compute(struct th_event *ev, enum th_derived d)
+{
+    struct th_str none = {NULL, 0};
+    switch (d) {
+    case TH_DERIVED_USR_NAME:
+        return usr_name(ev);
+    case TH_DERIVED_SESSION_NAME:
+        return assumed_role_part(str_of(get(get(ev->root, "userIdentity"), "arn")), 1);
+    case TH_DERIVED_ASSUMED_ROLE:
+        return assumed_role_part(str_of(get(get(ev->root, "userIdentity"), "arn")), 0);
+    case TH_DERIVED_IP_CLASS:
+        return ip_class(th__event_str(ev, "sourceIPAddress"));
+    case TH_DERIVED_LEVEL:
+        return get(ev->root, "errorCode") ? lit("Error") : lit("Info");
+    case TH_DERIVED_STATUS:
+        return get(ev->root, "errorCode") ? lit("error") : lit("info");
+    case TH_DERIVED_SOURCE:
+    case TH_DERIVED_SERVICE:
+        return lit("cloudtrail");
+    case TH_DERIVED__COUNT:
+        break;
+    }
+    return none;
+}
+
+struct th_str th__event_derived(struct th_event *ev, enum th_derived d)
+{
+    uint32_t bit = UINT32_C(1) << d;
+    if (!(ev->derived_done & bit)) {
+        ev->derived[d] = compute(ev, d);
+        ev->derived_done |= bit;
+    }
+    return ev->derived[d];
+}

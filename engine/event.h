@@ -1,0 +1,82 @@
+/*
+ * event.h - one CloudTrail event while it is being evaluated.
+ *
+ * An event is a parsed json-c tree (borrowed from the reader), its event time, where it
+ * came from, and a cache of derived attributes computed lazily, at most once each, when a
+ * query first asks for them. Everything derived from an event lives in the event itself
+ * (slices of the json-c strings, or bytes in its small arena) and dies with it: the hot path
+ * allocates nothing beyond what json-c allocates to parse. An event is reused: reset it for
+ * each new tree with th__event_reset().
+ */
+#ifndef TH_EVENT_H
+#define TH_EVENT_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common.h"
+
+/*
+ * Derived attributes: one list drives the slot enum and the names queries use.
+ * X(enum suffix, namespace, name). Namespace ATTR is `@name`; BARE is a reserved field or
+ * tag written without `@` (`status:error`, `account:123`).
+ */
+#define TH_DERIVED_MAP(X)                                                                      \
+    X(USR_NAME, ATTR, "usr.name")                                                              \
+    X(SESSION_NAME, ATTR, "userIdentity.session_name")                                         \
+    X(ASSUMED_ROLE, ATTR, "userIdentity.assumed_role")                                         \
+    X(IP_CLASS, ATTR, "network.client.ip_class")                                               \
+    X(LEVEL, ATTR, "level")                                                                    \
+    X(STATUS, BARE, "status")                                                                  \
+    X(SOURCE, BARE, "source")                                                                  \
+    X(SERVICE, BARE, "service")
+
+enum th_derived {
+#define TH_DERIVED_ENUM(name, ns, text) TH_DERIVED_##name,
+    TH_DERIVED_MAP(TH_DERIVED_ENUM)
+#undef TH_DERIVED_ENUM
+    TH_DERIVED__COUNT
+};
+
+#define TH_EVENT_ARENA 2048
+
+struct th_event {
+    json_object *root; /* borrowed: owned by the reader until the callback returns */
+    const char *raw;   /* the event's original bytes when it was one whole line, else NULL */
+    size_t raw_len;
+    int64_t time_ms;   /* eventTime, milliseconds since the epoch (UTC) */
+    const char *file;  /* borrowed: the source name */
+    uint64_t line;     /* 1-based line where the event (or its enclosing document) starts */
+
+    uint32_t derived_done;                 /* bit i: slot i has been computed */
+    struct th_str derived[TH_DERIVED__COUNT]; /* p == NULL: the attribute is absent */
+    size_t arena_used;
+    char arena[TH_EVENT_ARENA]; /* bytes for derived values that are not slices */
+};
+
+/* Starts evaluating a new tree in ev (cheap: clears the derived cache only). */
+void th__event_reset(struct th_event *ev, json_object *root, int64_t time_ms, const char *file,
+                     uint64_t line, const char *raw, size_t raw_len);
+
+/*
+ * The derived attribute d of ev, computed on first use. Returns a slice into the json-c
+ * tree or a static string or the arena (all borrowed until the next reset); p == NULL
+ * when the attribute does not apply to this event.
+ */
+struct th_str th__event_derived(struct th_event *ev, enum th_derived d);
+
+/* A top-level string field of the event (e.g. "eventName"), or a NULL slice. */
+struct th_str th__event_str(const struct th_event *ev, const char *key);
+
+/*
+ * Copies len bytes into the event's arena, returning a borrowed pointer, or NULL when the
+ * arena is full (the caller treats the attribute as absent and says so in stats).
+ */
+const char *th__event_arena_copy(struct th_event *ev, const char *p, size_t len);
+
+/* The event's serialized form: raw bytes when known, else json-c's plain serialization
+ * (owned by the tree). */
+struct th_str th__event_text(const struct th_event *ev);
+
+#endif
