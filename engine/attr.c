@@ -83,6 +83,7 @@ int th__attr_compile(enum th_attr_ns ns, const char *name, size_t len, struct th
         *unknown_tag = false;
     if (len == 0)
         return th__err(err, TH_EINVAL, NULL, "empty attribute name");
+    out->ns = ns;
     out->name = th__strndup(name, len);
     if (!out->name)
         return TH_ENOMEM;

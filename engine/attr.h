@@ -31,6 +31,7 @@ enum th_attr_kind { TH_ATTR_RAW, TH_ATTR_DERIVED, TH_ATTR_NEVER };
 
 struct th_attr {
     enum th_attr_kind kind;
+    enum th_attr_ns ns;       /* as written: `@name` or a bare name */
     enum th_derived derived;  /* kind DERIVED */
     unsigned nseg;            /* kind RAW: the path's keys, NUL-terminated */
     const char *seg[TH_ATTR_MAX_SEGS];

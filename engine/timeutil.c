@@ -52,8 +52,8 @@ static unsigned days_in_month(unsigned y, unsigned m)
 bool th__time_parse(const char *s, size_t len, int64_t *ms)
 {
     unsigned y, mo, d, h, mi, se;
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 19 || s[4] != '-' || s[7] != '-' ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
         return false;
     if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
         !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se))
@@ -75,7 +75,9 @@ bool th__time_parse(const char *s, size_t len, int64_t *ms)
             return false;
     }
     int64_t offset_min = 0;
-    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+    if (i == len) {
+        /* No zone: taken as UTC (Panther, Athena and others write CloudTrail times so). */
+    } else if (s[i] == 'Z' || s[i] == 'z') {
         i++;
     } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
         unsigned oh, om;

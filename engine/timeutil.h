@@ -17,7 +17,9 @@
 
 /*
  * Parses an RFC 3339 timestamp as CloudTrail writes it ("2024-01-31T12:34:56Z"), with
- * optional fractional seconds and a "Z" or "+hh:mm" offset. Returns true and sets *ms on
+ * optional fractional seconds and a "Z" or "+hh:mm" offset. Also accepted, as written by
+ * tools that re-export CloudTrail (Panther, Athena): a space instead of "T", and no zone,
+ * which is taken as UTC. Returns true and sets *ms on
  * success; false (leaving *ms alone) on anything else, including out-of-range fields.
  */
 bool th__time_parse(const char *s, size_t len, int64_t *ms);

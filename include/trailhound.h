@@ -102,22 +102,6 @@ enum th_format { TH_FORMAT_JSON = 0, TH_FORMAT_OCSF = 1 };
 /* Receives each output line (a signal, without the newline). Return non-zero to stop. */
 typedef int (*th_line_fn)(void *ctx, const char *line, size_t len);
 
-/* Options for an engine; start from th_options_init(). Strings are borrowed. */
-struct th_options {
-    enum th_format format;
-    int signal_updates;        /* also emit "update" and "closed" lines */
-    int64_t max_lateness_ms;   /* out-of-order tolerance (default 15 minutes) */
-    size_t max_event_size;     /* bytes per event (default 1 MiB) */
-    int max_depth;             /* JSON nesting depth (default 64) */
-    size_t max_samples;        /* events kept whole per signal (default 3) */
-    size_t max_event_ids;      /* event ids listed per signal (default 20) */
-    size_t max_groups;         /* per rule, LRU beyond (default 1,000,000) */
-    uint32_t regex_match_limit; /* PCRE2 match limit (default 100,000) */
-    uint32_t regex_depth_limit; /* PCRE2 depth limit (default 1,000) */
-};
-
-void th_options_init(struct th_options *o);
-
 /* Counters of one engine; read with th_engine_stats(). */
 struct th_stats {
     uint64_t files;            /* files opened */
@@ -139,6 +123,30 @@ struct th_stats {
     uint64_t regex_errors;     /* regex matches that hit a limit (counted as no match) */
 };
 
+/* Options for an engine; start from th_options_init(). Strings are borrowed. */
+struct th_options {
+    enum th_format format;
+    int signal_updates;        /* also emit "update" and "closed" lines */
+    int64_t max_lateness_ms;   /* out-of-order tolerance (default 15 minutes) */
+    size_t max_event_size;     /* bytes per event (default 1 MiB) */
+    int max_depth;             /* JSON nesting depth (default 64) */
+    size_t max_samples;        /* events kept whole per signal (default 3) */
+    size_t max_event_ids;      /* event ids listed per signal (default 20) */
+    size_t max_groups;         /* per rule, LRU beyond (default 1,000,000) */
+    uint32_t regex_match_limit; /* PCRE2 match limit (default 100,000) */
+    uint32_t regex_depth_limit; /* PCRE2 depth limit (default 1,000) */
+    /* Warnings for a person (a rule disabled, ...), one line each, no newline. */
+    void (*log)(void *ctx, const char *msg);
+    void *log_ctx;
+    /* Called every progress_every events (default 65,536) with the counters so far and
+     * the source being read; for a progress line. */
+    void (*progress)(void *ctx, const struct th_stats *stats, const char *source);
+    void *progress_ctx;
+    uint64_t progress_every;
+};
+
+void th_options_init(struct th_options *o);
+
 /* Name of reject reason i (0 <= i < 8), or NULL past the last one. */
 const char *th_reject_reason_name(int i);
 
@@ -148,6 +156,12 @@ const char *th_reject_reason_name(int i);
  */
 int th_engine_new(const struct th_ruleset *rs, const struct th_options *opts, th_line_fn out,
                   void *out_ctx, struct th_engine **eng, struct th_err *err);
+/*
+ * Creates an engine that hunts: no rules, one query; each matching event is handed to out
+ * as one line in its original form. th_stats.matched counts the matches.
+ */
+int th_engine_new_hunt(const char *query, const struct th_options *opts, th_line_fn out,
+                       void *out_ctx, struct th_engine **eng, struct th_err *err);
 void th_engine_free(struct th_engine *eng);
 
 /*

@@ -30,8 +30,11 @@ int main(void)
     CHECK_INT(parse("2024-02-29T00:00:00Z"), INT64_C(1709164800000));
     CHECK_INT(parse("2023-02-29T00:00:00Z"), -1);
     CHECK_INT(parse("2024-13-01T00:00:00Z"), -1);
-    CHECK_INT(parse("2024-03-04 12:34:56Z"), -1);
-    CHECK_INT(parse("2024-03-04T12:34:56"), -1);
+    CHECK_INT(parse("2024-03-04 12:34:56Z"), INT64_C(1709555696000));
+    CHECK_INT(parse("2024-03-04T12:34:56"), INT64_C(1709555696000));
+    CHECK_INT(parse("2025-01-21 17:49:47.000000000"), INT64_C(1737481787000));
+    CHECK_INT(parse("2024-03-04_12:34:56Z"), -1);
+    CHECK_INT(parse("2024-03-04T12:34"), -1);
     CHECK_INT(parse("2024-03-04T12:34:56Zjunk"), -1);
     CHECK_INT(parse("2024-03-04T12:34:56.Z"), -1);
     CHECK_INT(parse("yesterday"), -1);

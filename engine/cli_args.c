@@ -1,0 +1,213 @@
+/*
+ * cli_args.c - one option table for run and hunt: getopt_long names, which command takes
+ * each option, and its help line. The help text is generated from the table, so the two
+ * can never disagree.
+ */
+#include "cli_args.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+    OPT_RULES = 'r',
+    OPT_OUTPUT = 'o',
+    OPT_HELP = 'h',
+    OPT_STATS = 256,
+    OPT_FORMAT,
+    OPT_SIGNAL_UPDATES,
+    OPT_FAIL_ON_SIGNAL,
+    OPT_SKIP_BAD_RULES,
+    OPT_MAX_LATENESS,
+    OPT_MAX_EVENT_SIZE,
+    OPT_MAX_DEPTH,
+    OPT_MAX_GROUPS,
+    OPT_NO_PROGRESS,
+    OPT_COUNT,
+};
+
+#define RUN TH_CLI_RUN
+#define HUNT TH_CLI_HUNT
+
+static const struct {
+    struct option opt;
+    int cmds;
+    const char *arg;
+    const char *help;
+} table[] = {
+    {{"rules", required_argument, NULL, OPT_RULES}, RUN, "PATH",
+     "a rule file or directory, repeatable (default: the installed pack, else ./rules)"},
+    {{"output", required_argument, NULL, OPT_OUTPUT}, RUN, "DEST",
+     "'-' for stdout (default) or a file, appended to"},
+    {{"format", required_argument, NULL, OPT_FORMAT}, RUN, "json", "signal format"},
+    {{"signal-updates", no_argument, NULL, OPT_SIGNAL_UPDATES}, RUN, NULL,
+     "also write \"update\" and \"closed\" lines"},
+    {{"fail-on-signal", no_argument, NULL, OPT_FAIL_ON_SIGNAL}, RUN, NULL,
+     "exit 1 when any signal was produced (a CI gate)"},
+    {{"skip-bad-rules", no_argument, NULL, OPT_SKIP_BAD_RULES}, RUN, NULL,
+     "load the good rules and warn about the bad ones instead of refusing to start"},
+    {{"count", no_argument, NULL, OPT_COUNT}, HUNT, NULL,
+     "print only the number of matching events"},
+    {{"stats", no_argument, NULL, OPT_STATS}, RUN | HUNT, NULL,
+     "print counters on stderr at the end (events, rejects by reason, signals, groups)"},
+    {{"no-progress", no_argument, NULL, OPT_NO_PROGRESS}, RUN | HUNT, NULL,
+     "no progress line, even when stderr is a terminal"},
+    {{"max-lateness", required_argument, NULL, OPT_MAX_LATENESS}, RUN, "DURATION",
+     "out-of-order tolerance in event time before state expires (default 15m)"},
+    {{"max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE}, RUN | HUNT, "SIZE",
+     "largest event accepted, e.g. 1M (default 1 MiB); larger ones are rejected"},
+    {{"max-depth", required_argument, NULL, OPT_MAX_DEPTH}, RUN | HUNT, "N",
+     "deepest JSON nesting accepted (default 64)"},
+    {{"max-groups", required_argument, NULL, OPT_MAX_GROUPS}, RUN, "N",
+     "groups kept per rule before the least recently used is evicted (default 1000000)"},
+    {{"help", no_argument, NULL, OPT_HELP}, RUN | HUNT, NULL, "this help"},
+};
+
+static void help(enum th_cli_cmd cmd)
+{
+    if (cmd == RUN)
+        printf("usage: trailhound run [OPTIONS] SOURCE...\n\n"
+               "Reads CloudTrail events from each SOURCE (a file, a directory walked\n"
+               "recursively, or - for stdin; S3 Records objects, NDJSON, JSON arrays,\n"
+               "EventBridge and CloudWatch Logs payloads, gzipped or not), evaluates the\n"
+               "rules, and writes one JSON line per signal.\n\noptions:\n");
+    else
+        printf("usage: trailhound hunt [OPTIONS] QUERY SOURCE...\n\n"
+               "Prints each event that matches QUERY (Datadog log-search syntax, e.g.\n"
+               "'@evt.name:ConsoleLogin @userIdentity.type:Root') as one JSON line in its\n"
+               "original form. Exit 0 when something matched, 1 when nothing did, 2 on\n"
+               "errors (grep's convention).\n\noptions:\n");
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (!(table[i].cmds & (int)cmd))
+            continue;
+        char left[64];
+        int c = table[i].opt.val;
+        if (c < 256)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", c, table[i].opt.name,
+                     table[i].arg ? " " : "", table[i].arg ? table[i].arg : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", table[i].opt.name,
+                     table[i].arg ? " " : "", table[i].arg ? table[i].arg : "");
+        printf("  %-28s %s\n", left, table[i].help);
+    }
+    if (cmd == RUN)
+        printf("\nExit codes: 0 success (signals or not); 1 signals with --fail-on-signal;\n"
+               "2 usage, configuration or rule errors; 3 some input could not be read\n"
+               "(the rest was processed).\n");
+}
+
+int th__cli_args_parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli_args *a)
+{
+    memset(a, 0, sizeof *a);
+    th_options_init(&a->opts);
+    a->output = "-";
+    a->progress = true;
+
+    struct option longopts[sizeof table / sizeof table[0] + 1];
+    char shortopts[64] = "+";
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (!(table[i].cmds & (int)cmd))
+            continue;
+        longopts[n++] = table[i].opt;
+        int c = table[i].opt.val;
+        if (c < 256) {
+            size_t l = strlen(shortopts);
+            shortopts[l] = (char)c;
+            shortopts[l + 1] = table[i].opt.has_arg ? ':' : '\0';
+            shortopts[l + 2] = '\0';
+        }
+    }
+    memset(&longopts[n], 0, sizeof longopts[n]);
+
+    const char *name = cmd == RUN ? "run" : "hunt";
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HELP:
+            help(cmd);
+            return TH_EXIT_OK;
+        case OPT_RULES:
+            if (a->nrules == (int)(sizeof a->rules / sizeof a->rules[0])) {
+                th__cli_error("%s: too many --rules (at most 64)", name);
+                return TH_EXIT_USAGE;
+            }
+            a->rules[a->nrules++] = optarg;
+            break;
+        case OPT_OUTPUT:
+            a->output = optarg;
+            break;
+        case OPT_FORMAT:
+            if (!strcmp(optarg, "json")) {
+                a->opts.format = TH_FORMAT_JSON;
+            } else if (!strcmp(optarg, "ocsf")) {
+                a->opts.format = TH_FORMAT_OCSF;
+            } else {
+                th__cli_error("--format: unknown format '%s' (json or ocsf)", optarg);
+                return TH_EXIT_USAGE;
+            }
+            break;
+        case OPT_SIGNAL_UPDATES:
+            a->opts.signal_updates = 1;
+            break;
+        case OPT_FAIL_ON_SIGNAL:
+            a->fail_on_signal = true;
+            break;
+        case OPT_SKIP_BAD_RULES:
+            a->skip_bad_rules = true;
+            break;
+        case OPT_COUNT:
+            a->count = true;
+            break;
+        case OPT_STATS:
+            a->stats = true;
+            break;
+        case OPT_NO_PROGRESS:
+            a->progress = false;
+            break;
+        case OPT_MAX_LATENESS:
+            if (!th__cli_parse_duration("--max-lateness", optarg, &a->opts.max_lateness_ms))
+                return TH_EXIT_USAGE;
+            break;
+        case OPT_MAX_EVENT_SIZE:
+            if (!th__cli_parse_size("--max-event-size", optarg, &a->opts.max_event_size))
+                return TH_EXIT_USAGE;
+            break;
+        case OPT_MAX_DEPTH: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 2 || v > 10000) {
+                th__cli_error("--max-depth: expected a number from 2 to 10000, not '%s'", optarg);
+                return TH_EXIT_USAGE;
+            }
+            a->opts.max_depth = (int)v;
+            break;
+        }
+        case OPT_MAX_GROUPS: {
+            size_t v;
+            if (!th__cli_parse_size("--max-groups", optarg, &v))
+                return TH_EXIT_USAGE;
+            a->opts.max_groups = v;
+            break;
+        }
+        case '?':
+        default:
+            if (optopt && optopt < 256)
+                th__cli_error("%s: unknown option -%c; see 'trailhound %s --help'", name,
+                              optopt, name);
+            else
+                th__cli_error("%s: unknown option or missing value in '%s'; see 'trailhound %s "
+                              "--help'",
+                              name, argv[optind - 1], name);
+            return TH_EXIT_USAGE;
+        }
+    }
+    a->positional = argv + optind;
+    a->npositional = argc - optind;
+    return -1;
+}

@@ -1,0 +1,341 @@
+/*
+ * engine.c - the pipeline (th_engine): reader -> event -> queries -> detectors -> signals
+ * -> output format -> the caller's line callback.
+ *
+ * Event time is the clock. The engine keeps the newest event time seen; the watermark is
+ * that minus max_lateness, and it is what detectors use to close signals and expire state.
+ * An event older than the watermark is still evaluated (its rules see whatever state is
+ * left) and is counted as late. Each event is parsed once by the reader and evaluated in
+ * place: per rule, each query is matched (no allocation), and the detector gets the set of
+ * queries that matched.
+ *
+ * A hunt engine has no rules: one query, and matching events go out in their original form.
+ */
+#include "trailhound.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "event.h"
+#include "output.h"
+#include "query.h"
+#include "reader.h"
+#include "ruleset.h"
+#include "strbuf.h"
+#include "timeutil.h"
+
+struct th_engine {
+    const struct th_ruleset *rs;
+    struct th_options opts;
+    th_line_fn out;
+    void *out_ctx;
+    int stopped;                /* the line callback's non-zero answer */
+
+    struct th_reader *reader;
+    const char *source;         /* the path being read, for progress */
+    struct th_match_ctx mctx;
+    struct th_event ev;
+
+    struct th_detector *det;    /* one per usable rule */
+    size_t ndet;
+    struct th_signal_env sigenv;
+    const struct th_output_ops *format;
+    struct th_strbuf line;
+
+    bool have_time;
+    int64_t newest;             /* newest event time seen */
+    int64_t advanced_to;        /* last watermark handed to the detectors */
+
+    struct th_query *hunt;      /* hunt mode */
+    struct th_stats st;         /* the engine's own counters (the reader keeps its own) */
+};
+
+void th_options_init(struct th_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->format = TH_FORMAT_JSON;
+    o->max_lateness_ms = 15 * TH_MS_PER_MIN;
+    o->max_event_size = 1 << 20;
+    o->max_depth = 64;
+    o->max_samples = 3;
+    o->max_event_ids = 20;
+    o->max_groups = 1000000;
+    o->regex_match_limit = 100000;
+    o->regex_depth_limit = 1000;
+    o->progress_every = 65536;
+}
+
+const char *th_reject_reason_name(int i)
+{
+    return i >= 0 && i < TH_REJECT__COUNT ? th__reject_name((enum th_reject)i) : NULL;
+}
+
+static void logf_(struct th_engine *e, const char *fmt, ...) TH_PRINTF(2, 3);
+static void logf_(struct th_engine *e, const char *fmt, ...)
+{
+    if (!e->opts.log)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    e->opts.log(e->opts.log_ctx, msg);
+}
+
+static void put_line(struct th_engine *e, const char *p, size_t len)
+{
+    if (e->stopped || !e->out)
+        return;
+    e->stopped = e->out(e->out_ctx, p, len);
+}
+
+static void emit_signal(void *ctx, const struct th_signal *s)
+{
+    struct th_engine *e = ctx;
+    switch (s->status) {
+    case TH_SIGNAL_NEW:
+        e->st.signals++;
+        break;
+    case TH_SIGNAL_UPDATE:
+        e->st.updates++;
+        break;
+    case TH_SIGNAL_CLOSED:
+        e->st.closed++;
+        break;
+    }
+    th__sb_reset(&e->line);
+    e->format->format(s, &e->line);
+    if (e->line.oom) {
+        logf_(e, "out of memory writing a signal of rule %s", s->rule->id);
+        return;
+    }
+    put_line(e, e->line.p, e->line.len);
+}
+
+static void advance(struct th_engine *e, int64_t watermark)
+{
+    for (size_t i = 0; i < e->ndet; i++)
+        e->det[i].ops->advance(&e->det[i], watermark);
+    e->advanced_to = watermark;
+}
+
+static void evaluate_rules(struct th_engine *e)
+{
+    bool any = false;
+    for (size_t i = 0; i < e->ndet; i++) {
+        struct th_detector *d = &e->det[i];
+        const struct th_rule *r = d->rule;
+        uint32_t matched = 0;
+        for (size_t q = 0; q < r->nqueries; q++)
+            if (th__query_match(r->queries[q].query, &e->ev, &e->mctx))
+                matched |= UINT32_C(1) << q;
+        if (matched) {
+            any = true;
+            d->ops->on_event(d, &e->ev, matched);
+        }
+    }
+    e->st.matched += any;
+}
+
+static int on_event(void *ctx, const struct th_read_event *re)
+{
+    struct th_engine *e = ctx;
+    th__event_reset(&e->ev, re->obj, re->time_ms, re->file, re->line, re->raw, re->raw_len);
+
+    if (!e->have_time || re->time_ms > e->newest) {
+        e->newest = re->time_ms;
+        if (!e->have_time)
+            e->advanced_to = re->time_ms - e->opts.max_lateness_ms;
+        e->have_time = true;
+    }
+    int64_t watermark = e->newest - e->opts.max_lateness_ms;
+    if (re->time_ms < watermark)
+        e->st.late++;
+
+    if (e->hunt) {
+        if (th__query_match(e->hunt, &e->ev, &e->mctx)) {
+            e->st.matched++;
+            struct th_str text = th__event_text(&e->ev);
+            put_line(e, text.p, text.len);
+        }
+    } else {
+        evaluate_rules(e);
+        /* Detectors expire state in steps of a second of event time, not per event. */
+        if (watermark >= e->advanced_to + TH_MS_PER_SEC)
+            advance(e, watermark);
+    }
+
+    const struct th_reader_stats *rst = th__reader_stats(e->reader);
+    if (e->opts.progress && e->opts.progress_every && rst->events % e->opts.progress_every == 0) {
+        struct th_stats s;
+        th_engine_stats(e, &s);
+        e->opts.progress(e->opts.progress_ctx, &s, e->source);
+    }
+    return e->stopped;
+}
+
+static int engine_common_new(const struct th_options *opts, th_line_fn out, void *out_ctx,
+                             struct th_engine **eng, struct th_err *err)
+{
+    struct th_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return th__err(err, TH_ENOMEM, NULL, "out of memory");
+    if (opts)
+        e->opts = *opts;
+    else
+        th_options_init(&e->opts);
+    e->out = out;
+    e->out_ctx = out_ctx;
+    th__sb_init(&e->line);
+    struct th_reader_limits lim = {e->opts.max_event_size, 512u << 20, e->opts.max_depth};
+    if (th__reader_new(&lim, on_event, e, &e->reader) < 0 ||
+        th__match_ctx_init(&e->mctx, e->opts.regex_match_limit, e->opts.regex_depth_limit) < 0) {
+        th_engine_free(e);
+        return th__err(err, TH_ENOMEM, NULL, "out of memory");
+    }
+    *eng = e;
+    return 0;
+}
+
+int th_engine_new(const struct th_ruleset *rs, const struct th_options *opts, th_line_fn out,
+                  void *out_ctx, struct th_engine **eng, struct th_err *err)
+{
+    *eng = NULL;
+    struct th_engine *e;
+    int rc = engine_common_new(opts, out, out_ctx, &e, err);
+    if (rc < 0)
+        return rc;
+    e->rs = rs;
+    e->format = th__output_ops(e->opts.format);
+    if (!e->format) {
+        th_engine_free(e);
+        return th__err(err, TH_EUNSUPPORTED, NULL, "this output format is not supported yet");
+    }
+    e->sigenv = (struct th_signal_env){emit_signal, e, e->opts.signal_updates != 0,
+                                       e->opts.max_samples, e->opts.max_event_ids};
+    e->det = calloc(rs->n ? rs->n : 1, sizeof *e->det);
+    if (!e->det) {
+        th_engine_free(e);
+        return th__err(err, TH_ENOMEM, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        const struct th_rule *r = rs->rules[i];
+        const struct th_detector_ops *ops = th__detector_ops(r->method);
+        if (!ops) {
+            logf_(e, "rule %s: detection method %s is not supported by this build; rule disabled",
+                  r->id, th__method_name(r->method));
+            continue;
+        }
+        struct th_detector *d = &e->det[e->ndet];
+        d->ops = ops;
+        d->rule = r;
+        d->sigenv = &e->sigenv;
+        d->max_groups = e->opts.max_groups;
+        th__sb_init(&d->key);
+        rc = ops->init(d, err);
+        if (rc < 0) {
+            th__sb_fini(&d->key);
+            th_engine_free(e);
+            return rc;
+        }
+        e->ndet++;
+    }
+    *eng = e;
+    return 0;
+}
+
+int th_engine_new_hunt(const char *query, const struct th_options *opts, th_line_fn out,
+                       void *out_ctx, struct th_engine **eng, struct th_err *err)
+{
+    *eng = NULL;
+    struct th_engine *e;
+    int rc = engine_common_new(opts, out, out_ctx, &e, err);
+    if (rc < 0)
+        return rc;
+    unsigned col = 0;
+    rc = th__query_compile(query, strlen(query), NULL, NULL, &e->hunt, &col, err);
+    if (rc < 0) {
+        if (err)
+            snprintf(err->where, sizeof err->where, "query:%u", col);
+        th_engine_free(e);
+        return rc;
+    }
+    *eng = e;
+    return 0;
+}
+
+void th_engine_free(struct th_engine *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->ndet; i++) {
+        e->det[i].ops->fini(&e->det[i]);
+        th__sb_fini(&e->det[i].key);
+    }
+    free(e->det);
+    th__query_free(e->hunt);
+    th__match_ctx_fini(&e->mctx);
+    th__reader_free(e->reader);
+    th__sb_fini(&e->line);
+    free(e);
+}
+
+int th_engine_read_path(struct th_engine *e, const char *path, struct th_err *err)
+{
+    e->source = path;
+    int rc = th__reader_read_path(e->reader, path, err);
+    e->source = NULL;
+    return rc > 0 ? 0 : rc; /* a positive value only says the line callback stopped us */
+}
+
+int th_engine_read_buffer(struct th_engine *e, const char *name, const void *data, size_t len)
+{
+    e->source = name;
+    int rc = th__reader_read_buffer(e->reader, name, data, len);
+    e->source = NULL;
+    return rc > 0 ? 0 : rc;
+}
+
+int th_engine_finish(struct th_engine *e)
+{
+    /* Signals still open stay open: their closing is decided by later events (or a later
+     * run with the same state), never by the end of this input. */
+    TH_UNUSED(e);
+    return 0;
+}
+
+void th_engine_stats(const struct th_engine *e, struct th_stats *out)
+{
+    *out = e->st;
+    const struct th_reader_stats *r = th__reader_stats(e->reader);
+    out->files = r->files;
+    out->files_unreadable = r->files_unreadable;
+    out->bytes = r->bytes;
+    out->events = r->events;
+    out->skipped_digest = r->skipped_digest;
+    out->skipped_control = r->skipped_control;
+    out->rejected = 0;
+    for (int i = 0; i < TH_REJECT__COUNT && i < (int)TH_ARRAY_LEN(out->rejected_by); i++) {
+        out->rejected_by[i] = r->rejected[i];
+        out->rejected += r->rejected[i];
+    }
+    out->regex_errors = e->mctx.regex_errors;
+    for (size_t i = 0; i < e->ndet; i++) {
+        const struct th_group_table *g = e->det[i].ops->groups(&e->det[i]);
+        if (g) {
+            out->groups += g->count;
+            out->groups_expired += g->expired;
+            out->groups_evicted += g->evicted;
+        }
+    }
+}
+
+const char *th_engine_reject_sample(const struct th_engine *e, size_t i)
+{
+    const struct th_reader_stats *r = th__reader_stats(e->reader);
+    return i < r->nsamples ? r->samples[i] : NULL;
+}

@@ -1,0 +1,66 @@
+/*
+ * groups.h - the per-rule table of groups (one entry per group-by tuple) that stateful
+ * detectors keep their state in, bounded two ways (SPEC §10):
+ *   - expiry by event time: each group says when it may be dropped (expire_ms); groups
+ *     past the watermark are dropped, oldest touched first;
+ *   - an LRU cap: beyond max entries, the least recently touched group is evicted.
+ * Both are counted. The detector embeds struct th_group first in its own entry struct and
+ * gives the table the entry size; the table owns entries and keys.
+ */
+#ifndef TH_GROUPS_H
+#define TH_GROUPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct th_group {
+    struct th_group *hnext;  /* hash chain */
+    struct th_group *older;  /* LRU list: towards the least recently touched */
+    struct th_group *newer;
+    uint64_t hash;
+    int64_t expire_ms;       /* event time after which the group may be dropped */
+    size_t key_len;
+    char *key;               /* owned: group-by values joined by TH_GROUP_SEP */
+};
+
+#define TH_GROUP_SEP '\x1f'
+
+enum th_group_drop { TH_GROUP_EXPIRED, TH_GROUP_EVICTED, TH_GROUP_FREED };
+
+/* Called before a group is freed, so the detector can close signals and free its parts. */
+typedef void (*th_group_drop_fn)(void *ctx, struct th_group *g, enum th_group_drop why);
+
+struct th_group_table {
+    struct th_group **buckets;
+    size_t nbuckets;
+    size_t count;
+    size_t max;              /* LRU cap */
+    size_t entry_size;       /* bytes per entry, >= sizeof(struct th_group) */
+    struct th_group *oldest; /* LRU ends */
+    struct th_group *newest;
+    th_group_drop_fn drop;
+    void *drop_ctx;
+    uint64_t expired;
+    uint64_t evicted;
+};
+
+/* Sets up an empty table. Returns 0 or TH_ENOMEM. */
+int th__groups_init(struct th_group_table *t, size_t entry_size, size_t max,
+                    th_group_drop_fn drop, void *drop_ctx);
+/* Frees every group (drop is called with TH_GROUP_FREED) and the table's memory. */
+void th__groups_fini(struct th_group_table *t);
+
+/*
+ * Finds the group for key, creating a zeroed entry when absent (*created set), and marks
+ * it most recently used. May evict the least recently used group to stay under the cap.
+ * Returns NULL only when memory runs out.
+ */
+struct th_group *th__groups_get(struct th_group_table *t, const char *key, size_t len,
+                                bool *created);
+
+/* Drops groups whose expire_ms is before watermark, oldest touched first; stops at the
+ * first that is still live. */
+void th__groups_expire(struct th_group_table *t, int64_t watermark);
+
+#endif
