@@ -107,7 +107,7 @@ int th__cli_args_parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli
     a->progress = true;
 
     struct option longopts[sizeof table / sizeof table[0] + 1];
-    char shortopts[64] = "+";
+    char shortopts[64] = "";
     size_t n = 0;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (!(table[i].cmds & (int)cmd))
@@ -123,11 +123,28 @@ int th__cli_args_parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli
     }
     memset(&longopts[n], 0, sizeof longopts[n]);
 
+    /* A query such as `-@errorCode:*` or `-(...)` starts with '-' but is no option: hide
+     * such words from getopt, then put them back among the operands in their order. */
+    char *orig[argc + 1];
+    char *opts_argv[argc + 1];
+    char *hidden[argc + 1];
+    int nopts = 0, nhidden = 0;
+    for (int i = 0; i < argc; i++) {
+        orig[i] = argv[i];
+        const char *w = argv[i];
+        if (i > 0 && w[0] == '-' && w[1] && w[1] != '-' &&
+            !((w[1] >= 'a' && w[1] <= 'z') || (w[1] >= 'A' && w[1] <= 'Z')))
+            hidden[nhidden++] = argv[i];
+        else
+            opts_argv[nopts++] = argv[i];
+    }
+    opts_argv[nopts] = NULL;
+
     const char *name = cmd == RUN ? "run" : "hunt";
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    while ((c = getopt_long(nopts, opts_argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case OPT_HELP:
             help(cmd);
@@ -207,7 +224,19 @@ int th__cli_args_parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli
             return TH_EXIT_USAGE;
         }
     }
-    a->positional = argv + optind;
-    a->npositional = argc - optind;
+    /* Operands: what getopt left (in their original order) plus the hidden words, merged
+     * back into the order they were given in. */
+    int nops = 0;
+    for (int i = 1; i < argc; i++) {
+        bool is_operand = false;
+        for (int k = 0; k < nhidden && !is_operand; k++)
+            is_operand = orig[i] == hidden[k];
+        for (int k = optind; k < nopts && !is_operand; k++)
+            is_operand = orig[i] == opts_argv[k];
+        if (is_operand)
+            argv[1 + nops++] = orig[i];
+    }
+    a->positional = argv + 1;
+    a->npositional = nops;
     return -1;
 }

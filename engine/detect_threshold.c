@@ -317,7 +317,9 @@ static void threshold_fini(struct th_detector *d)
     d->impl = NULL;
 }
 
-/* The numeric value of a query's first field in ev, when it has one. */
+/* The numeric value of a query's first field in ev, when it has one: a JSON number or a
+ * numeric string, finite (an infinity would poison the running sum with NaN once it left
+ * the window, and print as `inf` in details). Booleans are not numbers. */
 static bool field_number(const struct th_rule_query *q, struct th_event *ev, double *out)
 {
     struct th_value v;
@@ -331,13 +333,15 @@ static bool field_number(const struct th_rule_query *q, struct th_event *ev, dou
         buf[v.len] = '\0';
         char *end;
         double x = strtod(buf, &end);
-        if (*end || isnan(x))
+        if (*end || !isfinite(x))
             return false;
         *out = x;
         return true;
     }
+    if (v.type != TH_V_INT && v.type != TH_V_DOUBLE)
+        return false;
     *out = v.num;
-    return !isnan(v.num);
+    return isfinite(v.num);
 }
 
 /* Records what query i saw in ev into its window. */

@@ -132,6 +132,8 @@ enum th_signal_status th__sig_match(struct th_sigstate *st, const struct th_sign
         struct th_template_vars vars = {r->name, r->cases[case_idx].name, st->events_matched,
                                         st->first_seen, st->last_seen};
         th__template_render(r->message, ev, &vars, &sb);
+        while (sb.len && (sb.p[sb.len - 1] == '\n' || sb.p[sb.len - 1] == ' '))
+            sb.p[--sb.len] = '\0'; /* a YAML block scalar ends with a newline */
         st->message = sb.p ? sb.p : th__strdup("");
     }
     emit(env, r, st, key, key_len, TH_SIGNAL_NEW);

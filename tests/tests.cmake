@@ -12,9 +12,9 @@ foreach(src ${TH_UNIT_TESTS})
   add_test(NAME unit/${name} COMMAND ${name})
 endforeach()
 
-# Golden engine cases: fixtures/engine/<case>/ with rule(s), input and expected.jsonl.
+# Golden engine cases: tests/golden/cases/<case>/ with rule(s), input and expected.jsonl.
 file(GLOB TH_ENGINE_CASES LIST_DIRECTORIES true CONFIGURE_DEPENDS
-     ${CMAKE_SOURCE_DIR}/fixtures/engine/*)
+     ${CMAKE_SOURCE_DIR}/tests/golden/cases/*)
 foreach(dir ${TH_ENGINE_CASES})
   if(IS_DIRECTORY ${dir})
     get_filename_component(name ${dir} NAME)

@@ -2,7 +2,7 @@
 # test_commands.sh - the command line through the real binary: help, usage errors, exit
 # codes of SPEC §2, output destinations, stdin, and one-line error messages.
 . "$(dirname "$0")/lib.sh"
-F="$TH_SRC/fixtures/engine"
+F="$TH_SRC/tests/golden/cases"
 
 run_th --help
 expect_status 0 "--help"

@@ -2,7 +2,7 @@
 # test_hunt.sh - `trailhound hunt` through the real binary: matching events in their
 # original form, --count, grep-like exit codes, and query errors with a column.
 . "$(dirname "$0")/lib.sh"
-F="$TH_SRC/fixtures/engine"
+F="$TH_SRC/tests/golden/cases"
 in="$F/clickops-verbatim/input"
 
 run_th hunt '@evt.name:PutBucketPolicy' "$in"
@@ -36,4 +36,12 @@ expect_eq "$out" 12 "hunt reads every format"
 run_th hunt --count 'source:cloudtrail' "$F/bad-lines/input"
 expect_status 0 "hunt over bad lines"
 expect_eq "$out" 5 "hunt counts only good events"
+# A query that starts with '-' is a query, not an option; options may follow operands.
+run_th hunt --count '-@userAgent:*' "$in"
+expect_status 0 "a query starting with -"
+expect_eq "$out" 1 "-@userAgent:* counts the one event without a user agent"
+run_th hunt '-@userAgent:*' "$in" --count
+expect_eq "$out" 1 "an option after the operands"
+run_th hunt --count -- '-@userAgent:*' "$in"
+expect_eq "$out" 1 "-- ends the options"
 finish
