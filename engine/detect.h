@@ -17,6 +17,7 @@
 #include "groups.h"
 #include "rule.h"
 #include "signals.h"
+#include "state.h"
 #include "strbuf.h"
 
 struct th_detector;
@@ -33,6 +34,13 @@ struct th_detector_ops {
     void (*advance)(struct th_detector *d, int64_t watermark);
     /* The detector's group table, for counters (may be NULL). */
     const struct th_group_table *(*groups)(const struct th_detector *d);
+    /* Writes the detector's whole state (groups in LRU order, oldest first, their windows,
+     * learned values, baselines and open signals) so that load() restores exactly the same
+     * behaviour: a run split in two with --state must give the signals of one run. */
+    void (*save)(const struct th_detector *d, struct th_state_writer *w);
+    /* Replaces the (empty) state with a saved one. Returns 0, or TH_ESTATE with err filled
+     * when the data is malformed (the detector is then left empty, never half-loaded). */
+    int (*load)(struct th_detector *d, struct th_state_reader *r, struct th_err *err);
 };
 
 struct th_detector {

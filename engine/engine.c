@@ -175,7 +175,9 @@ static int on_event(void *ctx, const struct th_read_event *re)
         th_engine_stats(e, &s);
         e->opts.progress(e->opts.progress_ctx, &s, e->source);
     }
-    return e->stopped;
+    /* 1, not the callback's own value: the reader returns it, and a negative one would
+     * pass for a TH_E* code. */
+    return e->stopped ? 1 : 0;
 }
 
 static int engine_common_new(const struct th_options *opts, th_line_fn out, void *out_ctx,

@@ -63,4 +63,21 @@ struct th_group *th__groups_get(struct th_group_table *t, const char *key, size_
  * first that is still live. */
 void th__groups_expire(struct th_group_table *t, int64_t watermark);
 
+struct th_state_writer;
+struct th_state_reader;
+
+/* Writes an entry's detector-specific part (after struct th_group). */
+typedef void (*th_group_save_fn)(void *ctx, const struct th_group *g, struct th_state_writer *w);
+/* Reads it back into a zeroed entry; returns false on malformed data. */
+typedef bool (*th_group_load_fn)(void *ctx, struct th_group *g, struct th_state_reader *r);
+
+/* Writes every group, least recently used first (key, expire_ms, then save_entry), so that
+ * loading restores the LRU order too. */
+void th__groups_save(const struct th_group_table *t, struct th_state_writer *w,
+                     th_group_save_fn save_entry, void *ctx);
+/* Loads groups written by th__groups_save into an empty table. Returns false on
+ * malformed data (the table is then emptied again). */
+bool th__groups_load(struct th_group_table *t, struct th_state_reader *r,
+                     th_group_load_fn load_entry, void *ctx);
+
 #endif

@@ -82,6 +82,13 @@ bool th__sig_close(struct th_sigstate *st, const struct th_signal_env *env,
 /* Frees what st owns and zeroes it. */
 void th__sig_fini(struct th_sigstate *st);
 
+struct th_state_writer;
+struct th_state_reader;
+/* Writes / reads back a signal state (open or not) for --state; load returns false on
+ * malformed data, leaving st empty. */
+void th__sig_save(const struct th_sigstate *st, struct th_state_writer *w);
+bool th__sig_load(struct th_sigstate *st, struct th_state_reader *r);
+
 /* The deterministic id of a signal: 32 hex characters and a NUL into out[33]. */
 void th__sig_id(const char *rule_id, const char *key, size_t key_len, int64_t first_seen,
                 char out[33]);
