@@ -24,7 +24,10 @@ enum {
 #define TH_COMMAND_MAP(X)                                                                      \
     X(run, "detect: read events, evaluate the rules, write signals", th__cli_run)             \
     X(hunt, "print the events that match one query", th__cli_hunt)                            \
+    X(test, "run the rules' fixtures (CI): one line per case, JUnit XML", th__cli_test)        \
     X(lint, "validate rules; exit non-zero on any error", th__cli_lint)                       \
+    X(coverage, "MITRE ATT&CK coverage of a rule set: table, Markdown, Navigator layer",       \
+      th__cli_coverage)                                                                        \
     X(version, "print the version and the versions of the libraries", th__cli_version)
 
 #define TH_CLI_DECL(name, summary, fn) int fn(int argc, char **argv);

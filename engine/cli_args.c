@@ -5,10 +5,14 @@
  */
 #include "cli_args.h"
 
+#include <dirent.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -25,8 +29,13 @@ enum {
     OPT_MAX_EVENT_SIZE,
     OPT_MAX_DEPTH,
     OPT_MAX_GROUPS,
+    OPT_GEOIP,
+    OPT_ASN,
+    OPT_NO_GEOIP,
     OPT_NO_PROGRESS,
     OPT_COUNT,
+    OPT_STATE,
+    OPT_RESET_STATE,
 };
 
 #define RUN TH_CLI_RUN
@@ -55,6 +64,12 @@ static const struct {
      "print counters on stderr at the end (events, rejects by reason, signals, groups)"},
     {{"no-progress", no_argument, NULL, OPT_NO_PROGRESS}, RUN | HUNT, NULL,
      "no progress line, even when stderr is a terminal"},
+    {{"geoip", required_argument, NULL, OPT_GEOIP}, RUN | HUNT, "FILE",
+     "a City database (MaxMind DB: GeoLite2-City, GeoIP2-City, DB-IP City Lite)"},
+    {{"asn", required_argument, NULL, OPT_ASN}, RUN | HUNT, "FILE",
+     "an ASN database (MaxMind DB: GeoLite2-ASN, DB-IP ASN Lite)"},
+    {{"no-geoip", no_argument, NULL, OPT_NO_GEOIP}, RUN | HUNT, NULL,
+     "do not search the usual places for databases (only --geoip and --asn)"},
     {{"max-lateness", required_argument, NULL, OPT_MAX_LATENESS}, RUN, "DURATION",
      "out-of-order tolerance in event time before state expires (default 15m)"},
     {{"max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE}, RUN | HUNT, "SIZE",
@@ -63,8 +78,67 @@ static const struct {
      "deepest JSON nesting accepted (default 64)"},
     {{"max-groups", required_argument, NULL, OPT_MAX_GROUPS}, RUN, "N",
      "groups kept per rule before the least recently used is evicted (default 1000000)"},
+    {{"state", required_argument, NULL, OPT_STATE}, RUN, "DIR",
+     "load the detection state from DIR at start and save it there at exit"},
+    {{"reset-state", no_argument, NULL, OPT_RESET_STATE}, RUN, NULL,
+     "with --state: start empty, ignoring (then overwriting) the saved state"},
     {{"help", no_argument, NULL, OPT_HELP}, RUN | HUNT, NULL, "this help"},
 };
+
+/* Where GeoIP databases are searched for when --geoip / --asn are not given, in order. */
+#define TH_GEOIP_DIRS "/usr/share/GeoIP:/var/lib/GeoIP"
+
+static const char *const city_names[] = {"GeoIP2-City.mmdb", "GeoLite2-City.mmdb",
+                                         "dbip-city-lite*.mmdb", NULL};
+static const char *const asn_names[] = {"GeoLite2-ASN.mmdb", "dbip-asn-lite*.mmdb", NULL};
+
+/* True when dir/name is a readable regular file whose path fits in size; writes it. */
+static bool usable_file(const char *dir, size_t dlen, const char *name, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%.*s/%s", (int)dlen, dir, name);
+    struct stat st;
+    return n > 0 && (size_t)n < size && stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+           access(buf, R_OK) == 0;
+}
+
+/*
+ * Looks for the first of names (a pattern may hold '*'; then the lexically last match
+ * wins, which for DB-IP's dated names is the newest) in each search directory, names
+ * first: GeoLite2-City.mmdb in any directory beats dbip-city-lite in the first one. Writes
+ * the path into buf and returns true when a readable regular file was found.
+ */
+static bool find_db(const char *const *names, char *buf, size_t size)
+{
+    const char *env = getenv("TRAILHOUND_GEOIP_DIRS");
+    const char *dirs = env ? env : TH_GEOIP_DIRS;
+    for (size_t n = 0; names[n]; n++) {
+        for (const char *d = dirs; *d;) {
+            size_t len = strcspn(d, ":");
+            if (len > 0 && !strchr(names[n], '*')) {
+                if (usable_file(d, len, names[n], buf, size))
+                    return true;
+            } else if (len > 0 && len < 1024) {
+                char path[1024], best[256] = "";
+                snprintf(path, sizeof path, "%.*s", (int)len, d);
+                DIR *dh = opendir(path);
+                struct dirent *de;
+                while (dh && (de = readdir(dh)) != NULL)
+                    if (fnmatch(names[n], de->d_name, 0) == 0 &&
+                        strlen(de->d_name) < sizeof best && strcmp(de->d_name, best) > 0 &&
+                        usable_file(d, len, de->d_name, buf, size))
+                        snprintf(best, sizeof best, "%s", de->d_name);
+                if (dh)
+                    closedir(dh);
+                if (best[0] && usable_file(d, len, best, buf, size))
+                    return true;
+            }
+            d += len;
+            if (*d == ':')
+                d++;
+        }
+    }
+    return false;
+}
 
 static void help(enum th_cli_cmd cmd)
 {
@@ -93,6 +167,12 @@ static void help(enum th_cli_cmd cmd)
                      table[i].arg ? " " : "", table[i].arg ? table[i].arg : "");
         printf("  %-28s %s\n", left, table[i].help);
     }
+    printf("\nWithout --geoip and --asn, databases are searched for in /usr/share/GeoIP,\n"
+           "then /var/lib/GeoIP (or in $TRAILHOUND_GEOIP_DIRS, directories separated by\n"
+           "':'), taking the first name of each list found in any of them: GeoIP2-City.mmdb,\n"
+           "GeoLite2-City.mmdb, dbip-city-lite*.mmdb (the newest); GeoLite2-ASN.mmdb,\n"
+           "dbip-asn-lite*.mmdb. Without a City database, rules that need one are disabled\n"
+           "with a warning.\n");
     if (cmd == RUN)
         printf("\nExit codes: 0 success (signals or not); 1 signals with --fail-on-signal;\n"
                "2 usage, configuration or rule errors; 3 some input could not be read\n"
@@ -141,6 +221,7 @@ int th__cli_args_parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli
     opts_argv[nopts] = NULL;
 
     const char *name = cmd == RUN ? "run" : "hunt";
+    bool no_geoip_search = false;
     optind = 1;
     opterr = 0;
     int c;
@@ -187,6 +268,17 @@ int th__cli_args_parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli
         case OPT_NO_PROGRESS:
             a->progress = false;
             break;
+        case OPT_GEOIP:
+        case OPT_ASN:
+            if (!optarg[0]) {
+                th__cli_error("--%s: expected a file", c == OPT_GEOIP ? "geoip" : "asn");
+                return TH_EXIT_USAGE;
+            }
+            *(c == OPT_GEOIP ? &a->opts.geoip_path : &a->opts.asn_path) = optarg;
+            break;
+        case OPT_NO_GEOIP:
+            no_geoip_search = true;
+            break;
         case OPT_MAX_LATENESS:
             if (!th__cli_parse_duration("--max-lateness", optarg, &a->opts.max_lateness_ms))
                 return TH_EXIT_USAGE;
@@ -212,6 +304,16 @@ int th__cli_args_parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli
             a->opts.max_groups = v;
             break;
         }
+        case OPT_STATE:
+            if (!optarg[0]) {
+                th__cli_error("--state: expected a directory");
+                return TH_EXIT_USAGE;
+            }
+            a->opts.state_dir = optarg;
+            break;
+        case OPT_RESET_STATE:
+            a->opts.reset_state = 1;
+            break;
         case '?':
         default:
             if (optopt && optopt < 256)
@@ -223,6 +325,16 @@ int th__cli_args_parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli
                               name, argv[optind - 1], name);
             return TH_EXIT_USAGE;
         }
+    }
+    if (a->opts.reset_state && !a->opts.state_dir) {
+        th__cli_error("%s: --reset-state needs --state DIR", name);
+        return TH_EXIT_USAGE;
+    }
+    if (!no_geoip_search) {
+        if (!a->opts.geoip_path && find_db(city_names, a->geoip_found, sizeof a->geoip_found))
+            a->opts.geoip_path = a->geoip_found;
+        if (!a->opts.asn_path && find_db(asn_names, a->asn_found, sizeof a->asn_found))
+            a->opts.asn_path = a->asn_found;
     }
     /* Operands: what getopt left (in their original order) plus the hidden words, merged
      * back into the order they were given in. */

@@ -21,6 +21,8 @@ struct th_cli_args {
     bool skip_bad_rules;
     bool count;        /* hunt --count */
     struct th_options opts;
+    char geoip_found[1024]; /* a City database found in the usual places (opts.geoip_path) */
+    char asn_found[1024];   /* an ASN database found there (opts.asn_path) */
     char **positional; /* what follows the options: [QUERY] SOURCE... */
     int npositional;
 };

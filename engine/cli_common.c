@@ -117,6 +117,22 @@ void th__cli_progress_clear(struct th_cli_progress *p)
     p->shown = false;
 }
 
+/* The process's peak resident memory in KiB (VmHWM of /proc/self/status, Linux), or 0
+ * when unknown. */
+static unsigned long long peak_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
 void th__cli_print_stats(const struct th_engine *eng, double seconds)
 {
     struct th_stats s;
@@ -149,9 +165,16 @@ void th__cli_print_stats(const struct th_engine *eng, double seconds)
     fprintf(f, "  groups           %llu live, %llu expired, %llu evicted\n",
             (unsigned long long)s.groups, (unsigned long long)s.groups_expired,
             (unsigned long long)s.groups_evicted);
+    if (s.geo_cached || s.geo_lookups)
+        fprintf(f, "  geoip            %llu cached, %llu looked up, %llu failed\n",
+                (unsigned long long)s.geo_cached, (unsigned long long)s.geo_lookups,
+                (unsigned long long)s.geo_failures);
     if (s.regex_errors)
         fprintf(f, "  regex limits     %llu matches abandoned at a PCRE2 limit\n",
                 (unsigned long long)s.regex_errors);
+    unsigned long long kib = peak_rss_kib();
+    if (kib)
+        fprintf(f, "  peak memory      %.1f MiB resident\n", (double)kib / 1024);
     fprintf(f, "  time             %.3f s, %.0f events/s\n", seconds,
             seconds > 0 ? (double)s.events / seconds : 0.0);
 }

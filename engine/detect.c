@@ -5,6 +5,9 @@
 
 static const struct th_detector_ops *const methods[TH_METHOD__COUNT] = {
     [TH_METHOD_THRESHOLD] = &th__threshold_ops,
+    [TH_METHOD_NEW_VALUE] = &th__new_value_ops,
+    [TH_METHOD_ANOMALY] = &th__anomaly_ops,
+    [TH_METHOD_TRAVEL] = &th__travel_ops,
 };
 
 const struct th_detector_ops *th__detector_ops(enum th_method m)
@@ -22,7 +25,7 @@ bool th__group_key(struct th_detector *d, const struct th_rule_query *q, struct 
             return false;
         if (i)
             th__sb_addc(&d->key, TH_GROUP_SEP);
-        th__sb_add(&d->key, v.s, v.len);
+        th__group_key_add(&d->key, v.s, v.len);
     }
     return !d->key.oom;
 }

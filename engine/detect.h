@@ -62,5 +62,11 @@ const struct th_detector_ops *th__detector_ops(enum th_method m);
 bool th__group_key(struct th_detector *d, const struct th_rule_query *q, struct th_event *ev);
 
 extern const struct th_detector_ops th__threshold_ops;
+extern const struct th_detector_ops th__new_value_ops;
+extern const struct th_detector_ops th__anomaly_ops;
+extern const struct th_detector_ops th__travel_ops;
+/* Matching events an impossible_travel detector skipped because their source could not be
+ * located (th_stats.travel_unlocated); 0 for a detector of another method. */
+uint64_t th__travel_unlocated(const struct th_detector *d);
 
 #endif

@@ -12,6 +12,13 @@
  * Cases are evaluated in order after each matching event; the first true one opens or
  * updates the group's signal. Out-of-order events are inserted at their time; an event
  * older than the window's start still counts for the signal lifecycle but not the window.
+ *
+ * --state saves every group (LRU order, windows cell by cell with their running totals,
+ * cardinality deques and maps, the signal) and loads it back exactly (threshold_save/load).
+ *
+ * Memory per group matters (a million principals): windows start with one cell and double,
+ * and a query's cardinality state is allocated with its first value, only for cardinality
+ * queries (a missing one and an empty one behave, and are saved, alike).
  */
 #include "detect.h"
 
@@ -50,7 +57,7 @@ struct distinct {
 
 struct qstate {
     struct window win;
-    struct distinct card;
+    struct distinct *card; /* cardinality queries only, allocated with the first value */
 };
 
 struct tgroup {
@@ -101,9 +108,16 @@ static long window_add(struct window *w, int64_t t, double count, double value, 
             w->head = 0;
         }
         if (w->len == w->cap) {
+            /* Most groups only ever hold one cell (a million principals seen once each):
+             * start with one, then double. */
             void *p = w->e;
-            if (th__grow(&p, &w->cap, w->len + 1, sizeof *w->e) < 0)
+            if (w->cap == 0) {
+                if (!(p = malloc(sizeof *w->e)))
+                    return -1;
+                w->cap = 1;
+            } else if (th__grow(&p, &w->cap, w->len + 1, sizeof *w->e) < 0) {
                 return -1;
+            }
             w->e = p;
         }
     }
@@ -128,6 +142,12 @@ static void window_prune(struct window *w, int64_t cutoff)
     if (w->len == 0) {
         w->head = 0;
         w->count = w->sum = 0; /* no drift from repeated float subtraction */
+    } else if (!isfinite(w->sum)) {
+        /* The running sum overflowed (values near DBL_MAX): subtracting cannot bring it
+         * back, so add up what is left. */
+        w->sum = 0;
+        for (size_t i = 0; i < w->len; i++)
+            w->sum += w->e[w->head + i].sum;
     }
 }
 
@@ -151,7 +171,7 @@ static size_t map_slot(const struct seen_map *m, uint64_t k)
 
 static bool map_grow(struct seen_map *m)
 {
-    size_t cap = m->cap ? m->cap * 2 : 16;
+    size_t cap = m->cap ? m->cap * 2 : 4;
     uint64_t *key = calloc(cap, sizeof *key);
     int64_t *last = calloc(cap, sizeof *last);
     if (!key || !last) {
@@ -221,13 +241,16 @@ static void map_del_if(struct seen_map *m, uint64_t k, int64_t t)
     m->n--;
 }
 
+/* Frees d and all it holds (NULL is fine). */
 static void distinct_free(struct distinct *d)
 {
+    if (!d)
+        return;
     window_free(&d->order);
     free(d->hashes);
     free(d->map.key);
     free(d->map.last);
-    memset(d, 0, sizeof *d);
+    free(d);
 }
 
 static void distinct_add(struct distinct *d, int64_t t, uint64_t h)
@@ -242,16 +265,20 @@ static void distinct_add(struct distinct *d, int64_t t, uint64_t h)
             w->head = 0;
         }
         if (w->len == w->cap) {
-            size_t cap = w->cap;
-            void *p = w->e;
-            if (th__grow(&p, &cap, w->len + 1, sizeof *w->e) < 0)
+            /* One slot first (a group that sees one value), then doubling. A failure
+             * after the first realloc leaves a larger cell array and the old capacity:
+             * harmless. */
+            size_t cap = w->cap ? w->cap * 2 : 1;
+            if (cap > SIZE_MAX / 2 / sizeof *w->e)
                 return;
-            w->e = p;
-            void *hp = d->hashes;
-            size_t hcap = w->cap;
-            if (th__grow(&hp, &hcap, cap, sizeof *d->hashes) < 0)
+            struct cell *e = realloc(w->e, cap * sizeof *e);
+            if (!e)
                 return;
-            d->hashes = hp;
+            w->e = e;
+            uint64_t *hs = realloc(d->hashes, cap * sizeof *hs);
+            if (!hs)
+                return;
+            d->hashes = hs;
             w->cap = cap;
         }
     }
@@ -285,7 +312,8 @@ static void drop_group(void *ctx, struct th_group *g, enum th_group_drop why)
     window_free(&tg->any);
     for (size_t i = 0; i < th->rule->nqueries; i++) {
         window_free(&tg->q[i].win);
-        distinct_free(&tg->q[i].card);
+        distinct_free(tg->q[i].card);
+        tg->q[i].card = NULL;
     }
 }
 
@@ -355,9 +383,10 @@ static void add_to_query(struct threshold *th, struct qstate *qs, const struct t
     window_add(&qs->win, ev->time_ms, 1, x, has);
     if (q->agg == TH_AGG_CARDINALITY && q->ndistinct) {
         struct th_value v;
-        if (th__attr_first(&q->distinct[0], ev, &v)) {
+        if (th__attr_first(&q->distinct[0], ev, &v) &&
+            (qs->card || (qs->card = calloc(1, sizeof *qs->card)))) {
             uint64_t h = th__hash64(v.s, v.len, 7);
-            distinct_add(&qs->card, ev->time_ms, h ? h : 1);
+            distinct_add(qs->card, ev->time_ms, h ? h : 1);
         }
     }
     TH_UNUSED(th);
@@ -369,7 +398,7 @@ static double aggregate(const struct th_rule_query *q, const struct qstate *qs)
     case TH_AGG_COUNT:
         return qs->win.count;
     case TH_AGG_CARDINALITY:
-        return (double)qs->card.map.n;
+        return qs->card ? (double)qs->card->map.n : 0;
     case TH_AGG_SUM:
         return qs->win.sum;
     case TH_AGG_MAX:
@@ -382,7 +411,8 @@ static double aggregate(const struct th_rule_query *q, const struct qstate *qs)
 static void clear_window(struct qstate *qs)
 {
     window_prune(&qs->win, INT64_MAX);
-    distinct_prune(&qs->card, INT64_MAX);
+    if (qs->card)
+        distinct_prune(qs->card, INT64_MAX);
 }
 
 static void threshold_on_event(struct th_detector *d, struct th_event *ev, uint32_t matched)
@@ -419,7 +449,8 @@ static void threshold_on_event(struct th_detector *d, struct th_event *ev, uint3
         window_prune(&tg->any, cutoff);
         for (size_t i = 0; i < r->nqueries; i++) {
             window_prune(&tg->q[i].win, cutoff);
-            distinct_prune(&tg->q[i].card, cutoff);
+            if (tg->q[i].card)
+                distinct_prune(tg->q[i].card, cutoff);
         }
     }
 
@@ -436,7 +467,10 @@ static void threshold_on_event(struct th_detector *d, struct th_event *ev, uint3
             if (i)
                 th__sb_addc(sb, ',');
             th__sb_add_json_str(sb, r->queries[i].name, strlen(r->queries[i].name));
-            th__sb_addf(sb, ":%.15g", agg[i]);
+            if (isfinite(agg[i]))
+                th__sb_addf(sb, ":%.15g", agg[i]);
+            else
+                th__sb_adds(sb, ":null"); /* a sum past DBL_MAX: JSON has no infinity */
         }
         th__sb_adds(sb, "}}");
         int64_t first = tg->any.len ? tg->any.e[tg->any.head].t : ev->time_ms;
@@ -467,6 +501,160 @@ static const struct th_group_table *threshold_groups(const struct th_detector *d
     return &th->groups;
 }
 
+/* ---- --state ------------------------------------------------------------------------- */
+
+/* Windows are saved cell by cell with their running totals as they are (not summed again),
+ * so a restored window holds the same doubles to the last bit. */
+static void window_save(const struct window *w, struct th_state_writer *sw)
+{
+    th__sw_u64(sw, w->len);
+    th__sw_f64(sw, w->count);
+    th__sw_f64(sw, w->sum);
+    for (size_t i = 0; i < w->len; i++) {
+        const struct cell *c = &w->e[w->head + i];
+        th__sw_i64(sw, c->t);
+        th__sw_f64(sw, c->count);
+        th__sw_f64(sw, c->sum);
+        th__sw_f64(sw, c->max);
+    }
+}
+
+static bool window_load(struct window *w, struct th_state_reader *r)
+{
+    uint64_t n = th__sr_count(r, SIZE_MAX / sizeof *w->e, 32);
+    w->count = th__sr_f64(r);
+    w->sum = th__sr_f64(r);
+    if (r->bad)
+        return false;
+    if (n && !(w->e = malloc((size_t)n * sizeof *w->e)))
+        return false;
+    w->cap = (size_t)n;
+    for (size_t i = 0; i < n; i++) {
+        struct cell *c = &w->e[i];
+        c->t = th__sr_i64(r);
+        c->count = th__sr_f64(r);
+        c->sum = th__sr_f64(r);
+        c->max = th__sr_f64(r);
+        if (r->bad || (i && c->t <= w->e[i - 1].t)) /* cells are in strict time order */
+            return false;
+        w->len++;
+    }
+    return true;
+}
+
+/* A query without a cardinality set (d NULL) is saved as an empty one: both count 0. */
+static void distinct_save(const struct distinct *d, struct th_state_writer *sw)
+{
+    if (!d) {
+        th__sw_u64(sw, 0);
+        th__sw_u64(sw, 0);
+        return;
+    }
+    const struct window *w = &d->order;
+    th__sw_u64(sw, w->len);
+    for (size_t i = 0; i < w->len; i++) {
+        th__sw_i64(sw, w->e[w->head + i].t);
+        th__sw_u64(sw, d->hashes[w->head + i]);
+    }
+    th__sw_u64(sw, d->map.n);
+    for (size_t i = 0; i < d->map.cap; i++) {
+        if (d->map.key[i]) {
+            th__sw_u64(sw, d->map.key[i]);
+            th__sw_i64(sw, d->map.last[i]);
+        }
+    }
+}
+
+/* Loads into *dp: a set is allocated only when the saved one holds something. */
+static bool distinct_load(struct distinct **dp, struct th_state_reader *r)
+{
+    struct distinct *d = *dp = calloc(1, sizeof *d);
+    if (!d)
+        return false;
+    struct window *w = &d->order;
+    uint64_t n = th__sr_count(r, SIZE_MAX / sizeof *w->e, 16);
+    if (r->bad)
+        return false;
+    if (n) {
+        w->e = malloc((size_t)n * sizeof *w->e);
+        d->hashes = malloc((size_t)n * sizeof *d->hashes);
+        if (!w->e || !d->hashes)
+            return false;
+        w->cap = (size_t)n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        w->e[i] = (struct cell){th__sr_i64(r), 1, 0, NAN};
+        d->hashes[i] = th__sr_u64(r);
+        if (r->bad)
+            return false;
+        w->len++;
+    }
+    uint64_t m = th__sr_count(r, SIZE_MAX / 2, 16);
+    for (uint64_t i = 0; i < m && !r->bad; i++) {
+        uint64_t k = th__sr_u64(r);
+        int64_t last = th__sr_i64(r);
+        if (r->bad || k == 0)
+            return false;
+        map_put(&d->map, k, last);
+        if (d->map.n != i + 1) /* a key given twice, or no memory */
+            return false;
+    }
+    if (!r->bad && !w->len && !d->map.n) {
+        distinct_free(d);
+        *dp = NULL;
+    }
+    return !r->bad;
+}
+
+/* Layout of a group: newest, the any-query window, the signal, then per query its window
+ * and its cardinality set. */
+static void save_group(void *ctx, const struct th_group *g, struct th_state_writer *w)
+{
+    const struct threshold *th = ctx;
+    const struct tgroup *tg = (const struct tgroup *)g;
+    th__sw_i64(w, tg->newest);
+    window_save(&tg->any, w);
+    th__sig_save(&tg->sig, w);
+    for (size_t i = 0; i < th->rule->nqueries; i++) {
+        window_save(&tg->q[i].win, w);
+        distinct_save(tg->q[i].card, w);
+    }
+}
+
+static bool load_group(void *ctx, struct th_group *g, struct th_state_reader *r)
+{
+    const struct threshold *th = ctx;
+    struct tgroup *tg = (struct tgroup *)g;
+    tg->newest = th__sr_i64(r);
+    if (r->bad || !window_load(&tg->any, r) || !th__sig_load(&tg->sig, r))
+        return false;
+    if (tg->sig.open && (size_t)tg->sig.case_idx >= th->rule->ncases)
+        return false;
+    for (size_t i = 0; i < th->rule->nqueries; i++)
+        if (!window_load(&tg->q[i].win, r) || !distinct_load(&tg->q[i].card, r))
+            return false;
+    return true;
+}
+
+static void threshold_save(const struct th_detector *d, struct th_state_writer *w)
+{
+    const struct threshold *th = d->impl;
+    th__sw_u32(w, (uint32_t)d->rule->nqueries);
+    th__groups_save(&th->groups, w, save_group, (void *)th);
+}
+
+static int threshold_load(struct th_detector *d, struct th_state_reader *r, struct th_err *err)
+{
+    struct threshold *th = d->impl;
+    uint32_t nq = th__sr_u32(r);
+    if (r->bad || nq != d->rule->nqueries)
+        return th__err(err, TH_ESTATE, NULL, "threshold state for %u queries, the rule has %zu",
+                       nq, d->rule->nqueries);
+    if (!th__groups_load(&th->groups, r, load_group, th))
+        return th__err(err, TH_ESTATE, NULL, "malformed threshold state");
+    return 0;
+}
+
 const struct th_detector_ops th__threshold_ops = {
     .method = TH_METHOD_THRESHOLD,
     .init = threshold_init,
@@ -474,4 +662,6 @@ const struct th_detector_ops th__threshold_ops = {
     .on_event = threshold_on_event,
     .advance = threshold_advance,
     .groups = threshold_groups,
+    .save = threshold_save,
+    .load = threshold_load,
 };

@@ -549,7 +549,7 @@ int th__doc_parse(const char *name, const char *data, size_t len, bool json, str
     if (!(d->nodes = calloc(d->nnodes, sizeof *d->nodes)) || !(seen = calloc(d->nnodes, 1)))
         goto done;
     struct build b = {d, &ydoc, seen, err};
-    struct th_doc_node *r;
+    struct th_doc_node *r = NULL;
     if ((rc = build_node(&b, 1, 0, &r)) < 0)
         goto done;
     d->root = r;

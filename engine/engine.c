@@ -17,13 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "detect.h"
 #include "event.h"
+#include "geo.h"
 #include "output.h"
 #include "query.h"
 #include "reader.h"
 #include "ruleset.h"
+#include "state.h"
 #include "strbuf.h"
 #include "timeutil.h"
 
@@ -50,7 +53,10 @@ struct th_engine {
     int64_t advanced_to;        /* last watermark handed to the detectors */
 
     struct th_query *hunt;      /* hunt mode */
+    struct th_geo *geo;         /* GeoIP/ASN databases (possibly none: then only
+                                   invalidAddress is known) */
     struct th_stats st;         /* the engine's own counters (the reader keeps its own) */
+    int state_lock;             /* --state: the directory's flock'd lock file, or -1 */
 };
 
 void th_options_init(struct th_options *o)
@@ -145,6 +151,7 @@ static int on_event(void *ctx, const struct th_read_event *re)
 {
     struct th_engine *e = ctx;
     th__event_reset(&e->ev, re->obj, re->time_ms, re->file, re->line, re->raw, re->raw_len);
+    e->ev.geo = e->geo;
 
     if (!e->have_time || re->time_ms > e->newest) {
         e->newest = re->time_ms;
@@ -190,6 +197,7 @@ static int engine_common_new(const struct th_options *opts, th_line_fn out, void
         e->opts = *opts;
     else
         th_options_init(&e->opts);
+    e->state_lock = -1;
     e->out = out;
     e->out_ctx = out_ctx;
     th__sb_init(&e->line);
@@ -199,8 +207,83 @@ static int engine_common_new(const struct th_options *opts, th_line_fn out, void
         th_engine_free(e);
         return th__err(err, TH_ENOMEM, NULL, "out of memory");
     }
+    struct th_geo_opts go = {e->opts.geoip_path, e->opts.asn_path, 0};
+    int rc = th__geo_open(&go, &e->geo, err);
+    if (rc < 0) {
+        th_engine_free(e);
+        return rc;
+    }
     *eng = e;
     return 0;
+}
+
+/*
+ * Why rule r cannot run with the databases at hand, or NULL when it can: impossible travel
+ * and the geoip attributes (in queries, group_by, distinct or fields) need a City database;
+ * the asn attributes need an ASN database.
+ */
+static const char *geo_missing(const struct th_engine *e, const struct th_rule *r)
+{
+    uint32_t used = 0;
+    for (size_t q = 0; q < r->nqueries; q++) {
+        const struct th_rule_query *rq = &r->queries[q];
+        used |= th__query_derived_used(rq->query);
+        const struct th_attr *lists[3] = {rq->group_by, rq->distinct, rq->fields};
+        size_t counts[3] = {rq->ngroup_by, rq->ndistinct, rq->nfields};
+        for (int l = 0; l < 3; l++)
+            for (size_t i = 0; i < counts[l]; i++)
+                if (lists[l][i].kind == TH_ATTR_DERIVED)
+                    used |= UINT32_C(1) << lists[l][i].derived;
+    }
+    if (!th__geo_has_city(e->geo)) {
+        if (r->method == TH_METHOD_TRAVEL)
+            return "impossible travel needs a GeoIP City database (--geoip FILE)";
+        if (used & TH_DERIVED_CITY_MASK)
+            return "it uses @network.client.geoip attributes, which need a GeoIP City database "
+                   "(--geoip FILE)";
+    }
+    if (!th__geo_has_asn(e->geo) && (used & TH_DERIVED_ASN_MASK))
+        return "it uses @network.client.asn attributes, which need an ASN database (--asn FILE)";
+    return NULL;
+}
+
+static void log_line(void *ctx, const char *msg)
+{
+    logf_(ctx, "%s", msg);
+}
+
+/* --state: takes the directory and loads its snapshot (unless reset_state): the detectors'
+ * groups and the clock, so the run goes on where the last one stopped. */
+static int state_open(struct th_engine *e, struct th_err *err)
+{
+    int rc = th__state_open_dir(e->opts.state_dir, &e->state_lock, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < e->ndet; i++)
+        if (!e->det[i].ops->save || !e->det[i].ops->load)
+            logf_(e, "rule %s: detection method %s cannot persist its state yet; --state "
+                  "keeps nothing for it", e->det[i].rule->id,
+                  th__method_name(e->det[i].rule->method));
+    if (e->opts.reset_state)
+        return 0;
+    struct th_state_clock clock = {e->have_time, e->newest, e->advanced_to};
+    rc = th__state_load(e->opts.state_dir, &clock, e->det, e->ndet, log_line, e,
+                        &e->st.state_loaded_bytes, err);
+    if (rc < 0)
+        return rc;
+    e->have_time = clock.have_time;
+    e->newest = clock.newest;
+    e->advanced_to = clock.watermark;
+    return 0;
+}
+
+int th_engine_state_save(struct th_engine *e, struct th_err *err)
+{
+    if (!e->opts.state_dir || e->hunt)
+        return 0;
+    struct th_state_clock clock = {e->have_time, e->newest, e->advanced_to};
+    return th__state_save(e->opts.state_dir, &clock, e->det, e->ndet,
+                          &e->st.state_saved_bytes, err);
 }
 
 int th_engine_new(const struct th_ruleset *rs, const struct th_options *opts, th_line_fn out,
@@ -232,6 +315,11 @@ int th_engine_new(const struct th_ruleset *rs, const struct th_options *opts, th
                   r->id, th__method_name(r->method));
             continue;
         }
+        const char *why = geo_missing(e, r);
+        if (why) {
+            logf_(e, "rule %s: %s; rule disabled", r->id, why);
+            continue;
+        }
         struct th_detector *d = &e->det[e->ndet];
         d->ops = ops;
         d->rule = r;
@@ -245,6 +333,10 @@ int th_engine_new(const struct th_ruleset *rs, const struct th_options *opts, th
             return rc;
         }
         e->ndet++;
+    }
+    if (e->opts.state_dir && (rc = state_open(e, err)) < 0) {
+        th_engine_free(e);
+        return rc;
     }
     *eng = e;
     return 0;
@@ -266,6 +358,20 @@ int th_engine_new_hunt(const char *query, const struct th_options *opts, th_line
         th_engine_free(e);
         return rc;
     }
+    /* The query is the whole job: one that needs a database that is missing would quietly
+     * match nothing (or everything, negated), so it is an error. */
+    uint32_t used = th__query_derived_used(e->hunt);
+    const char *missing = NULL;
+    if ((used & TH_DERIVED_CITY_MASK) && !th__geo_has_city(e->geo))
+        missing = "the query uses @network.client.geoip attributes, which need a GeoIP City "
+                  "database (--geoip FILE)";
+    else if ((used & TH_DERIVED_ASN_MASK) && !th__geo_has_asn(e->geo))
+        missing = "the query uses @network.client.asn attributes, which need an ASN database "
+                  "(--asn FILE)";
+    if (missing) {
+        th_engine_free(e);
+        return th__err(err, TH_ECONFIG, NULL, "%s", missing);
+    }
     *eng = e;
     return 0;
 }
@@ -280,9 +386,12 @@ void th_engine_free(struct th_engine *e)
     }
     free(e->det);
     th__query_free(e->hunt);
+    th__geo_free(e->geo);
     th__match_ctx_fini(&e->mctx);
     th__reader_free(e->reader);
     th__sb_fini(&e->line);
+    if (e->state_lock >= 0)
+        close(e->state_lock);
     free(e);
 }
 
@@ -326,6 +435,8 @@ void th_engine_stats(const struct th_engine *e, struct th_stats *out)
         out->rejected += r->rejected[i];
     }
     out->regex_errors = e->mctx.regex_errors;
+    th__geo_counters(e->geo, &out->geo_cached, &out->geo_lookups);
+    out->geo_failures = th__geo_failures(e->geo);
     for (size_t i = 0; i < e->ndet; i++) {
         const struct th_group_table *g = e->det[i].ops->groups(&e->det[i]);
         if (g) {
@@ -333,6 +444,7 @@ void th_engine_stats(const struct th_engine *e, struct th_stats *out)
             out->groups_expired += g->expired;
             out->groups_evicted += g->evicted;
         }
+        out->travel_unlocated += th__travel_unlocated(&e->det[i]);
     }
 }
 

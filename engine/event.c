@@ -9,7 +9,10 @@
 #include "event.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "geo.h"
 
 void th__event_reset(struct th_event *ev, json_object *root, int64_t time_ms, const char *file,
                      uint64_t line, const char *raw, size_t raw_len)
@@ -22,6 +25,9 @@ void th__event_reset(struct th_event *ev, json_object *root, int64_t time_ms, co
     ev->raw_len = raw_len;
     ev->derived_done = 0;
     ev->arena_used = 0;
+    ev->geo = NULL;
+    ev->geo_info = NULL;
+    ev->geo_done = false;
 }
 
 static struct th_str str_of(json_object *o)
@@ -156,6 +162,79 @@ static struct th_str usr_name(struct th_event *ev)
     return assumed_role_part(str_of(get(uid, "arn")), 1);
 }
 
+const struct th_geo_info *th__event_geo(struct th_event *ev)
+{
+    if (!ev->geo_done) {
+        ev->geo_done = true;
+        struct th_str ip = th__event_str(ev, "sourceIPAddress");
+        ev->geo_info = ev->geo && ip.p ? th__geo_lookup(ev->geo, ip.p, ip.len) : NULL;
+    }
+    return ev->geo_info;
+}
+
+/* A NUL-terminated string of the geo result as a slice, or absent. */
+static struct th_str geo_str(const char *s)
+{
+    struct th_str r = {s, s ? strlen(s) : 0};
+    return r;
+}
+
+/* A number of the geo result as text in the arena (shortest form that reads back). */
+static struct th_str geo_num(struct th_event *ev, bool has, double v, bool integer)
+{
+    struct th_str r = {NULL, 0};
+    if (!has)
+        return r;
+    char buf[40];
+    int n = integer ? snprintf(buf, sizeof buf, "%.0f", v) : snprintf(buf, sizeof buf, "%.10g", v);
+    if (n <= 0 || (size_t)n >= sizeof buf)
+        return r;
+    r.p = th__event_arena_copy(ev, buf, (size_t)n);
+    r.len = r.p ? (size_t)n : 0;
+    return r;
+}
+
+/* The geoip and asn attributes (SPEC §4) from the event's lookup. */
+static struct th_str geo_attr(struct th_event *ev, enum th_derived d)
+{
+    struct th_str none = {NULL, 0};
+    const struct th_geo_info *g = th__event_geo(ev);
+    if (!g)
+        return none;
+    if (d == TH_DERIVED_GEO_INVALID)
+        return g->status == TH_GEO_NOT_IP ? lit("AWS Internal") : none;
+    switch (d) {
+    case TH_DERIVED_ASN_NUMBER:
+        return geo_num(ev, g->has_asn, g->asn, true);
+    case TH_DERIVED_ASN_ORG:
+        return geo_str(g->asn_org);
+    default:
+        break;
+    }
+    if (g->status != TH_GEO_LOCATED)
+        return none;
+    switch (d) {
+    case TH_DERIVED_GEO_COUNTRY_ISO:
+        return geo_str(g->country_iso);
+    case TH_DERIVED_GEO_COUNTRY_NAME:
+        return geo_str(g->country_name);
+    case TH_DERIVED_GEO_CONTINENT:
+        return geo_str(g->continent_code);
+    case TH_DERIVED_GEO_SUBDIVISION:
+        return geo_str(g->subdivision);
+    case TH_DERIVED_GEO_CITY:
+        return geo_str(g->city);
+    case TH_DERIVED_GEO_LATITUDE:
+        return geo_num(ev, g->has_location, g->latitude, false);
+    case TH_DERIVED_GEO_LONGITUDE:
+        return geo_num(ev, g->has_location, g->longitude, false);
+    case TH_DERIVED_GEO_ACCURACY:
+        return geo_num(ev, g->accuracy_radius_km > 0, g->accuracy_radius_km, true);
+    default:
+        return none;
+    }
+}
+
 static struct th_str compute(struct th_event *ev, enum th_derived d)
 {
     struct th_str none = {NULL, 0};
@@ -175,6 +254,18 @@ static struct th_str compute(struct th_event *ev, enum th_derived d)
     case TH_DERIVED_SOURCE:
     case TH_DERIVED_SERVICE:
         return lit("cloudtrail");
+    case TH_DERIVED_GEO_COUNTRY_ISO:
+    case TH_DERIVED_GEO_COUNTRY_NAME:
+    case TH_DERIVED_GEO_CONTINENT:
+    case TH_DERIVED_GEO_SUBDIVISION:
+    case TH_DERIVED_GEO_CITY:
+    case TH_DERIVED_GEO_LATITUDE:
+    case TH_DERIVED_GEO_LONGITUDE:
+    case TH_DERIVED_GEO_ACCURACY:
+    case TH_DERIVED_GEO_INVALID:
+    case TH_DERIVED_ASN_NUMBER:
+    case TH_DERIVED_ASN_ORG:
+        return geo_attr(ev, d);
     case TH_DERIVED__COUNT:
         break;
     }

@@ -30,7 +30,18 @@
     X(LEVEL, ATTR, "level")                                                                    \
     X(STATUS, BARE, "status")                                                                  \
     X(SOURCE, BARE, "source")                                                                  \
-    X(SERVICE, BARE, "service")
+    X(SERVICE, BARE, "service")                                                                \
+    X(GEO_COUNTRY_ISO, ATTR, "network.client.geoip.country.iso_code")                          \
+    X(GEO_COUNTRY_NAME, ATTR, "network.client.geoip.country.name")                             \
+    X(GEO_CONTINENT, ATTR, "network.client.geoip.continent.code")                              \
+    X(GEO_SUBDIVISION, ATTR, "network.client.geoip.subdivision.name")                          \
+    X(GEO_CITY, ATTR, "network.client.geoip.city.name")                                        \
+    X(GEO_LATITUDE, ATTR, "network.client.geoip.location.latitude")                            \
+    X(GEO_LONGITUDE, ATTR, "network.client.geoip.location.longitude")                          \
+    X(GEO_ACCURACY, ATTR, "network.client.geoip.accuracy_radius")                              \
+    X(GEO_INVALID, ATTR, "network.client.geoip.invalidAddress")                                \
+    X(ASN_NUMBER, ATTR, "network.client.asn.number")                                           \
+    X(ASN_ORG, ATTR, "network.client.asn.organization")
 
 enum th_derived {
 #define TH_DERIVED_ENUM(name, ns, text) TH_DERIVED_##name,
@@ -38,6 +49,20 @@ enum th_derived {
 #undef TH_DERIVED_ENUM
     TH_DERIVED__COUNT
 };
+_Static_assert(TH_DERIVED__COUNT <= 32, "derived_done is a 32-bit mask");
+
+#define TH_DERIVED_BIT(d) (UINT32_C(1) << TH_DERIVED_##d)
+/* The derived attributes that need the City database (invalidAddress needs none). */
+#define TH_DERIVED_CITY_MASK                                                                   \
+    (TH_DERIVED_BIT(GEO_COUNTRY_ISO) | TH_DERIVED_BIT(GEO_COUNTRY_NAME) |                      \
+     TH_DERIVED_BIT(GEO_CONTINENT) | TH_DERIVED_BIT(GEO_SUBDIVISION) |                         \
+     TH_DERIVED_BIT(GEO_CITY) | TH_DERIVED_BIT(GEO_LATITUDE) | TH_DERIVED_BIT(GEO_LONGITUDE) |  \
+     TH_DERIVED_BIT(GEO_ACCURACY))
+/* The derived attributes that need the ASN database. */
+#define TH_DERIVED_ASN_MASK (TH_DERIVED_BIT(ASN_NUMBER) | TH_DERIVED_BIT(ASN_ORG))
+
+struct th_geo;
+struct th_geo_info;
 
 #define TH_EVENT_ARENA 2048
 
@@ -49,13 +74,18 @@ struct th_event {
     const char *file;  /* borrowed: the source name */
     uint64_t line;     /* 1-based line where the event (or its enclosing document) starts */
 
+    struct th_geo *geo; /* borrowed: the GeoIP/ASN databases, or NULL; set after each reset */
+    const struct th_geo_info *geo_info; /* th__event_geo's answer, once geo_done */
+    bool geo_done;
+
     uint32_t derived_done;                 /* bit i: slot i has been computed */
     struct th_str derived[TH_DERIVED__COUNT]; /* p == NULL: the attribute is absent */
     size_t arena_used;
     char arena[TH_EVENT_ARENA]; /* bytes for derived values that are not slices */
 };
 
-/* Starts evaluating a new tree in ev (cheap: clears the derived cache only). */
+/* Starts evaluating a new tree in ev (cheap: clears the derived cache only). ev->geo is
+ * reset to NULL: a caller with databases sets it again after each reset. */
 void th__event_reset(struct th_event *ev, json_object *root, int64_t time_ms, const char *file,
                      uint64_t line, const char *raw, size_t raw_len);
 
@@ -65,6 +95,17 @@ void th__event_reset(struct th_event *ev, json_object *root, int64_t time_ms, co
  * when the attribute does not apply to this event.
  */
 struct th_str th__event_derived(struct th_event *ev, enum th_derived d);
+
+/*
+ * What ev->geo knows of the event's sourceIPAddress, looked up once per event (the first
+ * call; later calls return the same answer). NULL when the event has no sourceIPAddress
+ * string or ev->geo is NULL. Otherwise never NULL: status says whether it was located
+ * (TH_GEO_NOT_IP for "AWS Internal" and service names, TH_GEO_NOT_PUBLIC, TH_GEO_NOT_FOUND
+ * also when there is no City database). Borrowed from ev->geo's cache: valid until the
+ * next reset of ev, provided nothing else calls th__geo_lookup on ev->geo meanwhile; copy
+ * the strings to keep them longer.
+ */
+const struct th_geo_info *th__event_geo(struct th_event *ev);
 
 /* A top-level string field of the event (e.g. "eventName"), or a NULL slice. */
 struct th_str th__event_str(const struct th_event *ev, const char *key);

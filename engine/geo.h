@@ -68,6 +68,10 @@ const struct th_geo_info *th__geo_lookup(struct th_geo *g, const char *ip, size_
 /* Lookups served from the cache, and done in the databases, for --stats. */
 void th__geo_counters(const struct th_geo *g, uint64_t *hits, uint64_t *misses);
 
+/* Lookups that met a damaged database (counted once per address while it is cached;
+ * answered as TH_GEO_NOT_FOUND), for --stats. */
+uint64_t th__geo_failures(const struct th_geo *g);
+
 /* Great-circle distance in km between two points (haversine, mean Earth radius). */
 double th__geo_distance_km(double lat1, double lon1, double lat2, double lon2);
 

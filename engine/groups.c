@@ -5,6 +5,11 @@
  * recently touched end and stops at the first live group, so it costs nothing when nothing
  * is due; a group touched late with an old expiry waits behind fresher ones, which only
  * delays its drop.
+ *
+ * For --state, th__groups_save writes the groups from the least recently touched to the
+ * most, and th__groups_load inserts them back in that order, so the LRU order (and with
+ * it what expiry and eviction will do next) survives a restart; the hash layout is not
+ * saved, it is rebuilt.
  */
 #include "groups.h"
 
@@ -13,6 +18,8 @@
 
 #include "common.h"
 #include "hash.h"
+#include "strbuf.h"
+#include "state.h"
 
 int th__groups_init(struct th_group_table *t, size_t entry_size, size_t max,
                     th_group_drop_fn drop, void *drop_ctx)
@@ -141,4 +148,74 @@ void th__groups_expire(struct th_group_table *t, int64_t watermark)
         remove_group(t, t->oldest, TH_GROUP_EXPIRED);
         t->expired++;
     }
+}
+
+/* ---- --state (state.h) --------------------------------------------------------------- */
+
+void th__groups_save(const struct th_group_table *t, struct th_state_writer *w,
+                     th_group_save_fn save_entry, void *ctx)
+{
+    th__sw_u64(w, t->count);
+    for (const struct th_group *g = t->oldest; g; g = g->newer) {
+        th__sw_bytes(w, g->key, g->key_len);
+        th__sw_i64(w, g->expire_ms);
+        save_entry(ctx, g, w);
+    }
+}
+
+bool th__groups_load(struct th_group_table *t, struct th_state_reader *r,
+                     th_group_load_fn load_entry, void *ctx)
+{
+    /* A group is at least its key's length and expire_ms. */
+    uint64_t n = th__sr_count(r, SIZE_MAX, 4 + 8);
+    for (uint64_t i = 0; i < n && !r->bad; i++) {
+        size_t len;
+        const char *key = th__sr_bytes(r, &len);
+        int64_t expire = th__sr_i64(r);
+        if (r->bad)
+            break;
+        bool created;
+        /* Inserted oldest first, each becomes the newest: the LRU order comes back. A
+         * snapshot larger than this run's cap loses its oldest groups, counted as evicted. */
+        struct th_group *g = th__groups_get(t, key ? key : "", len, &created);
+        if (!g || !created) { /* out of memory, or a key given twice */
+            r->bad = true;
+            break;
+        }
+        g->expire_ms = expire;
+        if (!load_entry(ctx, g, r))
+            r->bad = true;
+    }
+    if (!r->bad)
+        return true;
+    while (t->oldest)
+        remove_group(t, t->oldest, TH_GROUP_FREED);
+    return false;
+}
+
+void th__group_key_add(struct th_strbuf *sb, const char *p, size_t len)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != TH_GROUP_SEP && p[i] != TH_GROUP_ESC)
+            continue;
+        th__sb_add(sb, p + run, i - run);
+        th__sb_addc(sb, TH_GROUP_ESC);
+        run = i; /* the byte itself follows its escape */
+    }
+    th__sb_add(sb, p + run, len - run);
+}
+
+void th__group_key_take(const char **p, const char *end, struct th_strbuf *out)
+{
+    th__sb_reset(out);
+    th__sb_add(out, "", 0);
+    const char *q = *p;
+    while (q < end && *q != TH_GROUP_SEP) {
+        if (*q == TH_GROUP_ESC && q + 1 < end)
+            q++;
+        th__sb_addc(out, *q);
+        q++;
+    }
+    *p = q < end ? q + 1 : end;
 }

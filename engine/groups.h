@@ -25,6 +25,18 @@ struct th_group {
 };
 
 #define TH_GROUP_SEP '\x1f'
+#define TH_GROUP_ESC '\x1e'
+
+struct th_strbuf;
+
+/* Appends one component of a group key to sb, escaping TH_GROUP_SEP and TH_GROUP_ESC bytes
+ * inside it (each becomes TH_GROUP_ESC and itself), so that ("a\x1fb","c") and
+ * ("a","b\x1fc") never share a key. The caller adds TH_GROUP_SEP between components. */
+void th__group_key_add(struct th_strbuf *sb, const char *p, size_t len);
+
+/* Decodes the component of a key starting at *p (up to end) into out (reset first) and
+ * moves *p past it and its separator. */
+void th__group_key_take(const char **p, const char *end, struct th_strbuf *out);
 
 enum th_group_drop { TH_GROUP_EXPIRED, TH_GROUP_EVICTED, TH_GROUP_FREED };
 
@@ -68,15 +80,20 @@ struct th_state_reader;
 
 /* Writes an entry's detector-specific part (after struct th_group). */
 typedef void (*th_group_save_fn)(void *ctx, const struct th_group *g, struct th_state_writer *w);
-/* Reads it back into a zeroed entry; returns false on malformed data. */
+/* Reads it back into a zeroed entry; returns false on malformed data. Even then the entry
+ * must be left so that the table's drop callback can free it (whatever it did allocate
+ * stays reachable from the entry). */
 typedef bool (*th_group_load_fn)(void *ctx, struct th_group *g, struct th_state_reader *r);
 
 /* Writes every group, least recently used first (key, expire_ms, then save_entry), so that
  * loading restores the LRU order too. */
 void th__groups_save(const struct th_group_table *t, struct th_state_writer *w,
                      th_group_save_fn save_entry, void *ctx);
-/* Loads groups written by th__groups_save into an empty table. Returns false on
- * malformed data (the table is then emptied again). */
+/* Loads groups written by th__groups_save into an empty table, restoring key, expire_ms and
+ * the LRU order; load_entry reads each detector part. More groups than the table's cap
+ * evict the oldest (counted, drop called with TH_GROUP_EVICTED). Returns false on
+ * malformed data (a short read, a key given twice, load_entry refusing, no memory); the
+ * table is then emptied again, drop called with TH_GROUP_FREED for each group. */
 bool th__groups_load(struct th_group_table *t, struct th_state_reader *r,
                      th_group_load_fn load_entry, void *ctx);
 

@@ -18,6 +18,9 @@ struct th_output_ops {
 const struct th_output_ops *th__output_ops(enum th_format f);
 
 extern const struct th_output_ops th__output_json;
+/* OCSF Detection Finding objects (class_uid 2004), following OCSF schema TH_OCSF_VERSION. */
+extern const struct th_output_ops th__output_ocsf;
+#define TH_OCSF_VERSION "1.3.0"
 
 /* Shared by formats: appends the group object {"@attr": "value", ...} of s. */
 void th__output_group(const struct th_signal *s, struct th_strbuf *sb);

@@ -50,4 +50,8 @@ bool th__query_match(const struct th_query *q, struct th_event *ev, struct th_ma
 /* The query text as compiled (borrowed, owned by q). */
 const char *th__query_text(const struct th_query *q);
 
+/* The derived attributes q refers to, as a mask of bits 1 << TH_DERIVED_x (event.h), e.g.
+ * to tell whether it needs a GeoIP database. */
+uint32_t th__query_derived_used(const struct th_query *q);
+
 #endif

@@ -217,3 +217,12 @@ bool th__query_match(const struct th_query *q, struct th_event *ev, struct th_ma
 {
     return eval(q, q->root, ev, ctx);
 }
+
+uint32_t th__query_derived_used(const struct th_query *q)
+{
+    uint32_t mask = 0;
+    for (size_t i = 0; q && i < q->nattrs; i++)
+        if (q->attrs[i].kind == TH_ATTR_DERIVED)
+            mask |= UINT32_C(1) << q->attrs[i].derived;
+    return mask;
+}

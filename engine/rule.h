@@ -115,6 +115,7 @@ struct th_rule {
     int version;
     bool enabled;
     char *file;           /* where it was loaded from */
+    uint64_t fingerprint; /* hash of the rule file's bytes: --state drops a changed rule's state */
     char **tags;          /* as written, e.g. "tactic:TA0006-credential-access" */
     size_t ntags;
     struct th_attack_ref *attack; /* from the tactic/technique tags, in tag order */

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "doc.h"
+#include "hash.h"
 #include "rule_load.h"
 
 #define MAX_DIR_DEPTH 32
@@ -174,6 +175,7 @@ static void load_file(struct loader *l, const char *path)
     if (read_file(l, path, &buf, &len) < 0)
         return;
     bool json = ends_with(path, ".json");
+    uint64_t fingerprint = th__hash64(buf, len, 0);
     struct th_doc *doc = NULL;
     struct th_err err = {{0}, {0}};
     int rc = th__doc_parse(path, buf, len, json, &doc, &err);
@@ -199,6 +201,7 @@ static void load_file(struct loader *l, const char *path)
         l->oom = true;
     if (rc < 0)
         return;
+    r->fingerprint = fingerprint;
     char where[600];
     if (line)
         snprintf(where, sizeof where, "%s:%u:%u", path, line, col);

@@ -4,6 +4,9 @@
  * Samples are copies of the events' text taken when they match, starting with the event
  * that opened the signal; event ids likewise. Both are capped, so a long-running signal
  * holds bounded memory. The message is rendered once, from the opening event.
+ *
+ * For --state, th__sig_save writes a signal state whole (one byte when it is empty, as
+ * every closed one is) and th__sig_load reads it back exactly.
  */
 #include "signals.h"
 
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "state.h"
 #include "strbuf.h"
 
 void th__sig_id(const char *rule_id, const char *key, size_t key_len, int64_t first_seen,
@@ -63,19 +67,28 @@ static void emit(const struct th_signal_env *env, const struct th_rule *r,
 static void remember(struct th_sigstate *st, const struct th_signal_env *env,
                      struct th_event *ev)
 {
+    /* The arrays grow one slot at a time (at most max_event_ids + max_samples times per
+     * signal): their capacity is then always their count, which is what th__sig_load
+     * restores without knowing the limits. */
     struct th_str id = th__event_str(ev, "eventID");
     if (id.p && st->nevent_ids < env->max_event_ids) {
-        if (!st->event_ids)
-            st->event_ids = calloc(env->max_event_ids, sizeof *st->event_ids);
-        if (st->event_ids && (st->event_ids[st->nevent_ids] = th__strndup(id.p, id.len)))
-            st->nevent_ids++;
+        char **p = realloc(st->event_ids, (st->nevent_ids + 1) * sizeof *p);
+        if (p) {
+            st->event_ids = p;
+            if ((p[st->nevent_ids] = th__strndup(id.p, id.len)))
+                st->nevent_ids++;
+        }
     }
-    if (st->nsamples < env->max_samples) {
-        if (!st->samples)
-            st->samples = calloc(env->max_samples, sizeof *st->samples);
-        struct th_str text = th__event_text(ev);
-        if (st->samples && text.p && (st->samples[st->nsamples] = th__strndup(text.p, text.len)))
-            st->nsamples++;
+    struct th_str text = {NULL, 0};
+    if (st->nsamples < env->max_samples)
+        text = th__event_text(ev);
+    if (text.p) {
+        char **p = realloc(st->samples, (st->nsamples + 1) * sizeof *p);
+        if (p) {
+            st->samples = p;
+            if ((p[st->nsamples] = th__strndup(text.p, text.len)))
+                st->nsamples++;
+        }
     }
 }
 
@@ -138,4 +151,94 @@ enum th_signal_status th__sig_match(struct th_sigstate *st, const struct th_sign
     }
     emit(env, r, st, key, key_len, TH_SIGNAL_NEW);
     return TH_SIGNAL_NEW;
+}
+
+/* True when st holds nothing (a closed signal is wiped by th__sig_fini). */
+static bool sig_empty(const struct th_sigstate *st)
+{
+    return !st->open && st->case_idx == 0 && st->first_seen == 0 && st->last_seen == 0 &&
+           st->last_match == 0 && st->events_matched == 0 && !st->id[0] && !st->nevent_ids &&
+           !st->nsamples && !st->message && !st->details;
+}
+
+static void save_strs(struct th_state_writer *w, char *const *v, size_t n)
+{
+    th__sw_u64(w, n);
+    for (size_t i = 0; i < n; i++)
+        th__sw_str(w, v[i]);
+}
+
+void th__sig_save(const struct th_sigstate *st, struct th_state_writer *w)
+{
+    if (sig_empty(st)) {
+        th__sw_u8(w, 0);
+        return;
+    }
+    th__sw_u8(w, 1);
+    th__sw_bool(w, st->open);
+    th__sw_u32(w, (uint32_t)st->case_idx);
+    th__sw_i64(w, st->first_seen);
+    th__sw_i64(w, st->last_seen);
+    th__sw_i64(w, st->last_match);
+    th__sw_u64(w, st->events_matched);
+    th__sw_str(w, st->id);
+    save_strs(w, st->event_ids, st->nevent_ids);
+    save_strs(w, st->samples, st->nsamples);
+    th__sw_str(w, st->message);
+    th__sw_str(w, st->details);
+}
+
+/* Reads a list of non-NULL strings into *v (owned, exactly *n slots). */
+static bool load_strs(struct th_state_reader *r, char ***v, size_t *n)
+{
+    uint64_t count = th__sr_count(r, 1u << 20, 4);
+    if (r->bad || count == 0)
+        return !r->bad;
+    *v = calloc((size_t)count, sizeof **v);
+    if (!*v)
+        return false;
+    while (*n < count) {
+        char *s = th__sr_str(r);
+        if (!s)
+            return false;
+        (*v)[(*n)++] = s;
+    }
+    return true;
+}
+
+bool th__sig_load(struct th_sigstate *st, struct th_state_reader *r)
+{
+    memset(st, 0, sizeof *st);
+    uint8_t kind = th__sr_u8(r);
+    if (r->bad || kind > 1) {
+        r->bad = true;
+        return false;
+    }
+    if (kind == 0)
+        return true;
+    st->open = th__sr_bool(r);
+    uint32_t case_idx = th__sr_u32(r);
+    st->first_seen = th__sr_i64(r);
+    st->last_seen = th__sr_i64(r);
+    st->last_match = th__sr_i64(r);
+    st->events_matched = th__sr_u64(r);
+    size_t id_len;
+    const char *id = th__sr_bytes(r, &id_len);
+    if (r->bad || case_idx > INT32_MAX || id_len >= sizeof st->id)
+        goto fail;
+    st->case_idx = (int)case_idx;
+    memcpy(st->id, id, id_len);
+    st->id[id_len] = '\0';
+    if (!load_strs(r, &st->event_ids, &st->nevent_ids) ||
+        !load_strs(r, &st->samples, &st->nsamples))
+        goto fail;
+    st->message = th__sr_str(r);
+    st->details = th__sr_str(r);
+    if (r->bad)
+        goto fail;
+    return true;
+fail:
+    r->bad = true;
+    th__sig_fini(st);
+    return false;
 }

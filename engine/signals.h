@@ -84,8 +84,11 @@ void th__sig_fini(struct th_sigstate *st);
 
 struct th_state_writer;
 struct th_state_reader;
-/* Writes / reads back a signal state (open or not) for --state; load returns false on
- * malformed data, leaving st empty. */
+/* Writes / reads back a signal state (open or not) for --state: everything in it, so a
+ * loaded signal goes on exactly as the saved one would have (same id, counts, event ids,
+ * samples, message and details). load overwrites st (which must own nothing) and returns
+ * false on malformed data, leaving st empty and r->bad set. The caller checks that
+ * case_idx is below its rule's number of cases. */
 void th__sig_save(const struct th_sigstate *st, struct th_state_writer *w);
 bool th__sig_load(struct th_sigstate *st, struct th_state_reader *r);
 

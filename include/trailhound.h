@@ -121,6 +121,13 @@ struct th_stats {
     uint64_t groups_expired;   /* groups dropped by event-time expiry */
     uint64_t groups_evicted;   /* groups dropped by the LRU cap */
     uint64_t regex_errors;     /* regex matches that hit a limit (counted as no match) */
+    uint64_t geo_cached;       /* GeoIP/ASN lookups answered from the per-IP cache */
+    uint64_t geo_lookups;      /* GeoIP/ASN lookups done in the databases */
+    uint64_t geo_failures;     /* of those, lookups that met a damaged database */
+    uint64_t travel_unlocated; /* matching events impossible_travel rules skipped: their
+                                  source could not be located (counted per rule) */
+    uint64_t state_loaded_bytes; /* size of the snapshot loaded at start (--state), or 0 */
+    uint64_t state_saved_bytes;  /* size of the last snapshot saved, or 0 */
 };
 
 /* Options for an engine; start from th_options_init(). Strings are borrowed. */
@@ -135,6 +142,12 @@ struct th_options {
     size_t max_groups;         /* per rule, LRU beyond (default 1,000,000) */
     uint32_t regex_match_limit; /* PCRE2 match limit (default 100,000) */
     uint32_t regex_depth_limit; /* PCRE2 depth limit (default 1,000) */
+    /* MaxMind DB files: a City database (GeoLite2-City, GeoIP2-City, DB-IP City Lite) and
+     * an ASN database (GeoLite2-ASN, DB-IP ASN Lite). NULL: none (no search here; the CLI
+     * searches the usual places). Without a City database, rules that need one are
+     * disabled with a warning through log, and a hunt query that needs one is an error. */
+    const char *geoip_path;
+    const char *asn_path;
     /* Warnings for a person (a rule disabled, ...), one line each, no newline. */
     void (*log)(void *ctx, const char *msg);
     void *log_ctx;
@@ -143,6 +156,11 @@ struct th_options {
     void (*progress)(void *ctx, const struct th_stats *stats, const char *source);
     void *progress_ctx;
     uint64_t progress_every;
+    /* --state: a directory for the state snapshot (created 0700 when missing, locked while
+     * the engine lives). th_engine_new loads DIR/trailhound.state; th_engine_state_save
+     * writes it. NULL: no persistence. */
+    const char *state_dir;
+    int reset_state;           /* start empty: ignore (and later overwrite) the snapshot */
 };
 
 void th_options_init(struct th_options *o);
@@ -179,10 +197,117 @@ int th_engine_read_buffer(struct th_engine *eng, const char *name, const void *d
 /* Ends the input: emits what is due. Call once after the last read. */
 int th_engine_finish(struct th_engine *eng);
 
+/*
+ * Saves the state of every stateful rule and the engine's clock to options.state_dir,
+ * atomically (a temporary file, fsync, rename): a later engine with the same state_dir
+ * goes on exactly where this one stopped. Call it after th_engine_finish, once the
+ * signals written so far are durable (a Kafka consumer: before each commit). Returns 0
+ * (also when no state_dir was given), or TH_EIO with err filled; the previous snapshot
+ * then stays in place.
+ *
+ * th_engine_new with a state_dir (and without reset_state) fails with TH_ESTATE and err
+ * naming the file and the problem when the snapshot is corrupt, truncated or of another
+ * format version; a missing snapshot is an empty start. State of rules that are no longer
+ * loaded, or whose file changed since the save, is dropped with a warning through log.
+ */
+int th_engine_state_save(struct th_engine *eng, struct th_err *err);
+
 void th_engine_stats(const struct th_engine *eng, struct th_stats *out);
 
 /* The first few reject locations ("file:line: reason"), i < n; NULL past the end. */
 const char *th_engine_reject_sample(const struct th_engine *eng, size_t i);
+
+/* ---------------------------------------------------------------------------------------
+ * Rule tests (SPEC §11): each rule's fixtures/<rule-id>/<case>/ directories, run in
+ * isolation (only that rule loaded, a fresh engine per case, event time from the events)
+ * ------------------------------------------------------------------------------------- */
+
+enum th_ruletest_status { TH_RULETEST_PASS, TH_RULETEST_FAIL, TH_RULETEST_SKIP };
+
+/* One outcome: a case, or a verdict on a rule or a fixture directory as a whole. */
+struct th_ruletest_result {
+    enum th_ruletest_status status;
+    const char *rule;   /* the rule id; for a rule that does not load, the id or file the
+                           loader names; for a stray fixture directory, its name */
+    const char *name;   /* the case name; NULL for a verdict on the rule as a whole */
+    const char *reason; /* FAIL and SKIP: why, one line; NULL on PASS */
+    const char *diff;   /* FAIL with output to show: a unified-style diff of expected and
+                           got (at most about 20 lines, each ending in '\n'); else NULL */
+};
+
+/* Receives each result as it is decided; the strings are borrowed for the call. */
+typedef void (*th_ruletest_fn)(void *ctx, const struct th_ruletest_result *r);
+
+/*
+ * Turns the words of a case's `args` file into engine options. opts arrives initialised
+ * by th_options_init(); the words may be modified. Returns 0, or a negative TH_E* code
+ * with err->msg saying why (the case then fails).
+ */
+typedef int (*th_ruletest_args_fn)(void *ctx, int argc, char **argv, struct th_options *opts,
+                                   struct th_err *err);
+
+struct th_ruletest_config {
+    const char *const *rule_paths; /* rule files or directories, as for th_ruleset_load */
+    size_t nrule_paths;
+    const char *fixtures;          /* the fixtures directory (required) */
+    const char *filter;            /* only rules whose id contains it; NULL: every rule */
+    int allow_untested;            /* a rule without fixtures is a SKIP, not a FAIL */
+    th_ruletest_args_fn args;      /* NULL: a case with an `args` file fails */
+    void *args_ctx;
+    th_ruletest_fn report;         /* may be NULL */
+    void *report_ctx;
+};
+
+/* Counts of the results reported. */
+struct th_ruletest_summary {
+    unsigned passed, failed, skipped;
+};
+
+/*
+ * Runs the fixtures of every rule under cfg->rule_paths: each case's output must equal its
+ * expected.jsonl byte for byte (empty: must not fire); an error case's rule.yaml/rule.json
+ * must fail to load with each line of expected_error in the diagnostics. Also failures: a
+ * rule that does not load, a rule without fixtures (unless allow_untested), without a case
+ * that fires or without one that stays quiet, a fixture directory named after no rule, a
+ * case directory with neither events nor a rule file, events the reader rejects.
+ * Results go to cfg->report in a deterministic order (rules by id, cases by name); *sum
+ * (may be NULL) gets the counts. Returns the number of failures (0: everything passed), or
+ * a negative code with err filled when the run cannot start: TH_ENOTFOUND for a missing
+ * path or fixtures directory, no rule at all, or a filter that matches no rule.
+ */
+int th_ruletest_run(const struct th_ruletest_config *cfg, struct th_ruletest_summary *sum,
+                    struct th_err *err);
+
+/* Collects results and writes them as JUnit XML (testsuites > testsuite per rule >
+ * testcase with failure/skipped elements), for CI systems. Deterministic: no times. */
+struct th_junit;
+
+/* A new, empty collector in *out. Returns 0 or TH_ENOMEM. */
+int th_junit_new(struct th_junit **out);
+/* Adds a copy of r (nothing borrowed is kept). Returns 0 or TH_ENOMEM. */
+int th_junit_add(struct th_junit *j, const struct th_ruletest_result *r);
+/* Writes the XML document to fp. Returns 0, or TH_EIO when writing failed. */
+int th_junit_write(const struct th_junit *j, FILE *fp);
+/* Frees j and the copies it holds; NULL is fine. */
+void th_junit_free(struct th_junit *j);
+
+/* ---------------------------------------------------------------------------------------
+ * ATT&CK coverage (SPEC §12)
+ * ------------------------------------------------------------------------------------- */
+
+enum th_coverage_format {
+    TH_COVERAGE_TEXT = 0,      /* a tactic-by-technique table for a terminal */
+    TH_COVERAGE_MARKDOWN = 1,  /* the same table in Markdown */
+    TH_COVERAGE_NAVIGATOR = 2, /* an ATT&CK Navigator layer (JSON, layer format 4.5) */
+};
+
+/*
+ * Writes the ATT&CK coverage of a rule set to fp: tactics in matrix order, under each the
+ * techniques its rules' tags name, with the rule ids; then a summary line. The output is
+ * deterministic. Returns 0, TH_ENOMEM, or TH_EIO when writing failed (err filled).
+ */
+int th_coverage_write(const struct th_ruleset *rs, enum th_coverage_format f, FILE *fp,
+                      struct th_err *err);
 
 #ifdef __cplusplus
 }

@@ -8,4 +8,10 @@ sh tests/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 ./build/gen_sample build/sample
-./build/trailhound run --stats -r rules build/sample
+# The sample's GeoIP and ASN databases, from tests/geoip/*.tsv (the same bytes as the
+# committed tests/geoip/*.mmdb): they place the sample's addresses, so location-based
+# rules (impossible travel, new country) work with no download.
+mkdir -p build/geoip
+perl tests/geoip/gen_mmdb.pl build/geoip
+./build/trailhound run --stats -r rules --geoip build/geoip/trailhound-City-Test.mmdb \
+    --asn build/geoip/trailhound-ASN-Test.mmdb build/sample

@@ -446,7 +446,7 @@ static void test_fini(void)
     CHECK_INT(th__groups_init(&t, sizeof(struct entry), 100, on_drop, &d), 0);
     bool created;
     for (int i = 0; i < 7; i++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "g%d", i);
         struct entry *e = get(&t, key, &created);
         e->payload = i;

@@ -1,8 +1,10 @@
 /*
  * test_reader.c - the input reader (reader.c): the five formats plain and gzipped, gzip
  * members, truncation and corruption, digests and control messages, NDJSON robustness with
- * exact counts, size and depth limits, directory walk order, unreadable inputs, stdin, the
- * callback's stop value, and a streaming read whose lines cross every buffer boundary.
+ * exact counts, truncated lines that must not swallow the good lines after them, Firehose's
+ * concatenated CloudWatch Logs documents (and two events on one line, rejected), size and
+ * depth limits, directory walk order, unreadable inputs, stdin, the callback's stop value,
+ * and a streaming read whose lines cross every buffer boundary.
  * All test data is generated here, under a mkdtemp directory removed at the end.
  */
 #include "reader.h"
@@ -740,6 +742,176 @@ static void test_ndjson_robustness(void)
     free(t.p);
 }
 
+/* ---- truncated lines and concatenated documents ---- */
+
+/* An event line with an eventID, for the checks on what reaches the callback. */
+static const char *evid(char *buf, size_t size, const char *name, const char *id)
+{
+    snprintf(buf, size,
+             "{\"eventTime\":\"" T0 "\",\"eventName\":\"%s\",\"eventID\":\"%s\","
+             "\"awsRegion\":\"us-east-1\"}",
+             name, id);
+    return buf;
+}
+
+/* A truncated line never takes the good lines after it down with it, whatever the cut
+ * leaves open: a value after `"key":`, an array, an array after a comma, two cuts in a
+ * row, and a good line that is the last one (with or without a final newline). */
+static void test_truncated_lines(void)
+{
+    char g1[256], g2[256];
+    evid(g1, sizeof g1, "good1", "id-good-1");
+    evid(g2, sizeof g2, "good2", "id-good-2");
+    const char *cut_key = "{\"eventTime\":\"" T0 "\",\"eventName\":\"cut\",\"userIdentity\":";
+    const char *cut_arr = "{\"eventTime\":\"" T0 "\",\"eventName\":\"cut\",\"resources\":[";
+    const char *cut_comma =
+        "{\"eventTime\":\"" T0 "\",\"eventName\":\"cut\",\"resources\":[{\"ARN\":\"x\"},";
+    const char *cut_nested = "{\"eventTime\":\"" T0 "\",\"a\":{\"b\":[1,{\"c\":";
+    const char *cuts[] = {cut_key, cut_arr, cut_comma, cut_nested};
+    for (size_t k = 0; k < TH_ARRAY_LEN(cuts); k++) {
+        for (int tail = 0; tail < 3; tail++) {
+            /* tail 0: cut, good1, good2; 1: cut, good1 (last, newline); 2: no newline */
+            struct sb t = {0};
+            sb_addf(&t, "%s\n%s", cuts[k], g1);
+            if (tail == 0)
+                sb_addf(&t, "\n%s\n", g2);
+            else if (tail == 1)
+                sb_addf(&t, "\n");
+            for (int z = 0; z < 2; z++) {
+                struct got g;
+                struct th_reader *r = new_reader(&g, 0, 0, 0);
+                char label[64];
+                snprintf(label, sizeof label, "cut %zu tail %d%s", k, tail, z ? " gz" : "");
+                size_t zl = 0;
+                unsigned char *zd = z ? gz(t.p, t.len, &zl) : NULL;
+                CHECK_INT(th__reader_read_buffer(r, label, z ? (const void *)zd : t.p,
+                                                 z ? zl : t.len),
+                          0);
+                free(zd);
+                const struct th_reader_stats *st = th__reader_stats(r);
+                check_names(&g, tail == 0 ? "good1 good2" : "good1", label);
+                CHECK_INT(st->events, tail == 0 ? 2 : 1);
+                CHECK_INT(st->rejected[TH_REJECT_MALFORMED], 1);
+                CHECK_INT(rejected_total(st), 1);
+                /* The good events reach the callback whole, from their own lines. */
+                CHECK_STR(g.raw[0], g1);
+                CHECK_INT(g.line[0], 2);
+                if (tail == 0) {
+                    CHECK_STR(g.raw[1], g2);
+                    CHECK_INT(g.line[1], 3);
+                }
+                CHECK_CONTAINS(st->samples[0], ":1: malformed_json: ");
+                th__reader_free(r);
+            }
+            free(t.p);
+        }
+    }
+
+    /* Two cuts in a row, each swallowing what follows: both are counted, both good lines
+     * survive. */
+    {
+        struct sb t = {0};
+        sb_addf(&t, "%s\n%s\n%s\n%s\n", cut_key, cut_arr, g1, g2);
+        struct got g;
+        struct th_reader *r = new_reader(&g, 0, 0, 0);
+        CHECK_INT(th__reader_read_buffer(r, "two-cuts", t.p, t.len), 0);
+        check_names(&g, "good1 good2", "two cuts");
+        CHECK_INT(th__reader_stats(r)->rejected[TH_REJECT_MALFORMED], 2);
+        CHECK_INT(g.line[0], 3);
+        CHECK_STR(g.raw[1], g2);
+        /* Line 1 took line 2 as its value, and line 3 as an element of its array: the
+         * error is found at line 4 but reported at line 1, where the event starts. */
+        CHECK_STR(th__reader_stats(r)->samples[0], "two-cuts:1: malformed_json: array value "
+                                                   "separator ',' expected");
+        CHECK_STR(th__reader_stats(r)->samples[1], "two-cuts:2: malformed_json: array value "
+                                                   "separator ',' expected");
+        th__reader_free(r);
+        free(t.p);
+    }
+}
+
+/* One CloudWatch Logs DATA_MESSAGE holding the given events (names), as a JSON text. */
+static void cw_doc(struct sb *t, const char *const *names, size_t n)
+{
+    sb_addf(t, "{\"messageType\":\"DATA_MESSAGE\",\"owner\":\"111122223333\","
+               "\"logGroup\":\"aws-cloudtrail\",\"logStream\":\"s\",\"subscriptionFilters\":"
+               "[\"f\"],\"logEvents\":[");
+    for (size_t i = 0; i < n; i++) {
+        char a[256], id[32];
+        snprintf(id, sizeof id, "id-%s", names[i]);
+        sb_addf(t, "%s{\"id\":\"%zu\",\"timestamp\":1709546400000,\"message\":\"", i ? "," : "", i);
+        sb_add_escaped(t, evid(a, sizeof a, names[i], id));
+        sb_addf(t, "\"}");
+    }
+    sb_addf(t, "]}");
+}
+
+/* Firehose writes CloudWatch Logs payloads back to back without a separator, `{...}{...}`:
+ * every document is read. Two events on one line are not a format: rejected as trailing
+ * characters, without costing the next line. */
+static void test_concatenated(void)
+{
+    static const char *const d1[] = {"c1", "c2"}, *const d2[] = {"c3"}, *const d3[] = {"c4"};
+    char a[256];
+    struct sb t = {0};
+    sb_addf(&t, "{\"messageType\":\"CONTROL_MESSAGE\",\"logEvents\":[{\"id\":\"\","
+                "\"timestamp\":1,\"message\":\"CWL CONTROL MESSAGE: Checking health of "
+                "destination Firehose.\"}]}");
+    cw_doc(&t, d1, 2);
+    cw_doc(&t, d2, 1);
+    sb_addf(&t, "  \t");
+    cw_doc(&t, d3, 1); /* white space between documents is fine too */
+    sb_addf(&t, "\n%s\n", evid(a, sizeof a, "after", "id-after"));
+    for (int z = 0; z < 2; z++) {
+        struct got g;
+        struct th_reader *r = new_reader(&g, 0, 0, 0);
+        size_t zl = 0;
+        unsigned char *zd = z ? gz(t.p, t.len, &zl) : NULL;
+        CHECK_INT(th__reader_read_buffer(r, "firehose", z ? (const void *)zd : t.p,
+                                         z ? zl : t.len),
+                  0);
+        free(zd);
+        const struct th_reader_stats *st = th__reader_stats(r);
+        check_names(&g, "c1 c2 c3 c4 after", z ? "firehose gz" : "firehose");
+        CHECK_INT(st->events, 5);
+        CHECK_INT(st->skipped_control, 1);
+        CHECK_INT(rejected_total(st), 0);
+        CHECK_INT(g.line[0], 1);
+        CHECK_INT(g.line[3], 1);
+        CHECK_INT(g.line[4], 2);
+        CHECK_INT(g.has_raw[0], 0); /* events from messages have no line of their own */
+        CHECK_STR(g.raw[4], a);
+        th__reader_free(r);
+    }
+    free(t.p);
+
+    /* Events back to back on one line, with or without a space: the line is rejected as a
+     * whole (neither event is taken), and the next line is read. */
+    char e1[256], e2[256], e3[256];
+    evid(e1, sizeof e1, "x1", "id-x1");
+    evid(e2, sizeof e2, "x2", "id-x2");
+    evid(e3, sizeof e3, "ok", "id-ok");
+    const char *seps[] = {" ", "", "\t"};
+    for (size_t i = 0; i < TH_ARRAY_LEN(seps); i++) {
+        struct sb u = {0};
+        sb_addf(&u, "%s%s%s\n%s\n", e1, seps[i], e2, e3);
+        struct got g;
+        struct th_reader *r = new_reader(&g, 0, 0, 0);
+        CHECK_INT(th__reader_read_buffer(r, "two", u.p, u.len), 0);
+        const struct th_reader_stats *st = th__reader_stats(r);
+        check_names(&g, "ok", "two events on a line");
+        CHECK_INT(st->events, 1);
+        CHECK_INT(st->rejected[TH_REJECT_MALFORMED], 1);
+        CHECK_INT(rejected_total(st), 1);
+        CHECK_STR(st->samples[0], "two:1: malformed_json: trailing characters after the JSON "
+                                  "value");
+        CHECK_INT(g.line[0], 2);
+        CHECK_STR(g.raw[0], e3);
+        th__reader_free(r);
+        free(u.p);
+    }
+}
+
 /* ---- limits ---- */
 
 static void test_limits(void)
@@ -1160,6 +1332,8 @@ int main(void)
     test_gzip();
     test_digest();
     test_ndjson_robustness();
+    test_truncated_lines();
+    test_concatenated();
     test_limits();
     test_walk();
     test_unreadable();
