@@ -64,8 +64,8 @@
 #include "hash.h"
 #include "timeutil.h"
 
-#define TR_MAX_KNOWN 32                  /* baseline locations per group */
-#define TR_MAX_PAIRS 32                  /* alerted transitions remembered per group */
+#define TR_MAX_KNOWN 32                   /* baseline locations per group */
+#define TR_MAX_PAIRS 32                   /* alerted transitions remembered per group */
 #define TR_FORGET_MS (30 * TH_MS_PER_DAY) /* a baseline group idle this long is forgotten */
 /* No two points on the mean sphere (radius 6371.0088 km) are farther apart than half its
  * circumference, 20015.1 km; a little more for rounding. */
@@ -77,11 +77,11 @@ struct place {
     int64_t t;
     double lat, lon;
     uint32_t radius_km;
-    uint64_t key;       /* the location, for the baseline (place_key) */
-    char *city;         /* owned, NULL when unknown */
-    char ip[46];        /* the longest IPv6 text form is 45 bytes */
-    char country[4];    /* ISO 3166 alpha-2, "" when unknown */
-    char event_id[40];  /* "" when absent or longer (CloudTrail's are 36-byte UUIDs) */
+    uint64_t key;      /* the location, for the baseline (place_key) */
+    char *city;        /* owned, NULL when unknown */
+    char ip[46];       /* the longest IPv6 text form is 45 bytes */
+    char country[4];   /* ISO 3166 alpha-2, "" when unknown */
+    char event_id[40]; /* "" when absent or longer (CloudTrail's are 36-byte UUIDs) */
 };
 
 /* A borrowed view of a located event, for details. */
@@ -94,12 +94,12 @@ struct where {
 
 struct trgroup {
     struct th_group g;
-    int64_t first;      /* earliest located event: the baseline starts there */
+    int64_t first; /* earliest located event: the baseline starts there */
     struct place last;
-    uint64_t *known;    /* baseline: learned locations, nknown of them */
-    uint64_t *pairs;    /* baseline: alerted transitions, a ring of npairs, next at pair_next */
+    uint64_t *known; /* baseline: learned locations, nknown of them */
+    uint64_t *pairs; /* baseline: alerted transitions, a ring of npairs, next at pair_next */
     uint8_t nknown, capknown, npairs, pair_next;
-    uint32_t open_pos;  /* 1 + index in travel.open while the signal is open, else 0 */
+    uint32_t open_pos; /* 1 + index in travel.open while the signal is open, else 0 */
     struct th_sigstate sig;
 };
 
@@ -107,10 +107,10 @@ struct travel {
     struct th_group_table groups;
     const struct th_signal_env *sigenv;
     const struct th_rule *rule;
-    int64_t keep_ms;         /* how long a group lives after its newest located event */
-    struct trgroup **open;   /* groups with an open signal */
+    int64_t keep_ms;       /* how long a group lives after its newest located event */
+    struct trgroup **open; /* groups with an open signal */
     size_t nopen, capopen;
-    uint64_t unlocated;      /* matching events skipped: their source could not be located */
+    uint64_t unlocated; /* matching events skipped: their source could not be located */
     struct th_strbuf details;
 };
 
@@ -277,8 +277,7 @@ static int travel_init(struct th_detector *d, struct th_err *err)
             tr->keep_ms = forget;
     }
     th__sb_init(&tr->details);
-    if (th__groups_init(&tr->groups, sizeof(struct trgroup), d->max_groups, drop_group, tr) <
-        0) {
+    if (th__groups_init(&tr->groups, sizeof(struct trgroup), d->max_groups, drop_group, tr) < 0) {
         free(tr);
         return TH_ENOMEM;
     }
@@ -325,8 +324,14 @@ static void add_where(struct th_strbuf *sb, const struct where *w)
 
 static struct where where_of(const struct place *p)
 {
-    return (struct where){p->t,  p->lat,     p->lon,  p->radius_km,
-                          p->ip, p->country, p->city, p->event_id};
+    return (struct where){.t = p->t,
+                          .lat = p->lat,
+                          .lon = p->lon,
+                          .radius_km = p->radius_km,
+                          .ip = p->ip,
+                          .country = p->country,
+                          .city = p->city,
+                          .event_id = p->event_id};
 }
 
 /* Builds the details of a pair into tr->details; NULL when memory ran out. */
@@ -388,14 +393,15 @@ static void travel_on_event(struct th_detector *d, struct th_event *ev, uint32_t
     copy_fixed(ipbuf, sizeof ipbuf, ip.p, ip.len);
     copy_fixed(idbuf, sizeof idbuf, id.p, id.len);
     int64_t t = ev->time_ms;
-    struct where cur = {t,
-                        gi->latitude,
-                        gi->longitude,
-                        gi->accuracy_radius_km > 0 ? (uint32_t)gi->accuracy_radius_km : 0,
-                        ipbuf,
-                        gi->country_iso,
-                        gi->city,
-                        idbuf};
+    struct where cur = {.t = t,
+                        .lat = gi->latitude,
+                        .lon = gi->longitude,
+                        .radius_km =
+                            gi->accuracy_radius_km > 0 ? (uint32_t)gi->accuracy_radius_km : 0,
+                        .ip = ipbuf,
+                        .country = gi->country_iso,
+                        .city = gi->city,
+                        .event_id = idbuf};
     uint64_t key = place_key(gi);
 
     bool created;
@@ -593,8 +599,7 @@ static bool load_group(void *ctx, struct th_group *grp, struct th_state_reader *
     uint64_t np = th__sr_count(r, TR_MAX_PAIRS, 8);
     uint32_t next = th__sr_u32(r);
     /* The ring fills slot by slot: until it is full, the next slot is the count. */
-    if (r->bad || (np && !baseline) || next >= TR_MAX_PAIRS ||
-        (np < TR_MAX_PAIRS && next != np))
+    if (r->bad || (np && !baseline) || next >= TR_MAX_PAIRS || (np < TR_MAX_PAIRS && next != np))
         return false;
     if (np && !(g->pairs = malloc(TR_MAX_PAIRS * sizeof *g->pairs)))
         return false;

@@ -68,7 +68,9 @@ struct th_str th__event_text(const struct th_event *ev)
     struct th_str s = {ev->raw, ev->raw_len};
     if (!s.p) {
         size_t len = 0;
-        s.p = json_object_to_json_string_length(ev->root, JSON_C_TO_STRING_PLAIN, &len);
+        /* No `\/`: the same event gives the same bytes whatever format it came in. */
+        int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+        s.p = json_object_to_json_string_length(ev->root, flags, &len);
         s.len = len;
     }
     return s;

@@ -81,78 +81,6 @@ static void add_attack(const struct th_rule *r, struct th_strbuf *sb)
     th__sb_addc(sb, ']');
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is invalid (overlong forms,
- * surrogates and code points past U+10FFFF included). */
-static size_t utf8_len(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
-/*
- * Appends a sample: an event's own JSON text, which the reader accepts with invalid UTF-8
- * and raw control bytes inside strings (json-c does). Inside strings, invalid UTF-8
- * becomes U+FFFD and control bytes become \u00XX escapes, so the line stays strict JSON;
- * everything else is copied as is.
- */
-static void add_sample(struct th_strbuf *sb, const char *text)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)text;
-    size_t len = strlen(text), run = 0, i = 0;
-    bool in_str = false, esc = false;
-    while (i < len) {
-        unsigned char c = p[i];
-        size_t n = c < 0x80 ? 1 : utf8_len(p + i, len - i);
-        if (n && (!in_str || c >= 0x20)) {
-            if (in_str && esc)
-                esc = false;
-            else if (c == '\\' && in_str)
-                esc = true;
-            else if (c == '"')
-                in_str = !in_str;
-            i += n;
-            continue;
-        }
-        th__sb_add(sb, text + run, i - run);
-        if (n) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            th__sb_add(sb, e, 6);
-        } else {
-            th__sb_add(sb, "\xEF\xBF\xBD", 3);
-        }
-        esc = false;
-        run = ++i;
-    }
-    th__sb_add(sb, text + run, i - run);
-}
-
 static void format_json(const struct th_signal *s, struct th_strbuf *sb)
 {
     const struct th_rule *r = s->rule;
@@ -202,7 +130,8 @@ static void format_json(const struct th_signal *s, struct th_strbuf *sb)
     for (size_t i = 0; i < st->nsamples; i++) {
         if (i)
             th__sb_addc(sb, ',');
-        add_sample(sb, st->samples[i]); /* already JSON: the event's own text */
+        /* already JSON: the event's own text */
+        th__sb_add_json_text(sb, st->samples[i], strlen(st->samples[i]));
     }
     th__sb_adds(sb, "]}");
 }

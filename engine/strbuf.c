@@ -185,3 +185,35 @@ void th__sb_add_time(struct th_strbuf *sb, int64_t ms, bool quote)
     if (quote)
         th__sb_addc(sb, '"');
 }
+
+void th__sb_add_json_text(struct th_strbuf *sb, const char *text, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)text;
+    size_t run = 0, i = 0;
+    bool in_str = false, esc = false;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t n = c < 0x80 ? 1 : utf8_len(p + i, len - i);
+        if (n && (!in_str || c >= 0x20)) {
+            if (in_str && esc)
+                esc = false;
+            else if (c == '\\' && in_str)
+                esc = true;
+            else if (c == '"')
+                in_str = !in_str;
+            i += n;
+            continue;
+        }
+        th__sb_add(sb, text + run, i - run);
+        if (n) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            th__sb_add(sb, e, 6);
+        } else {
+            th__sb_add(sb, "\xEF\xBF\xBD", 3);
+        }
+        esc = false;
+        run = ++i;
+    }
+    th__sb_add(sb, text + run, i - run);
+}

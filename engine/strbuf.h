@@ -35,6 +35,12 @@ void th__sb_addf(struct th_strbuf *sb, const char *fmt, ...) TH_PRINTF(2, 3);
 void th__sb_add_i64(struct th_strbuf *sb, int64_t v);
 /* Appends p as a JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD. */
 void th__sb_add_json_str(struct th_strbuf *sb, const char *p, size_t len);
+/*
+ * Appends text that is already JSON (an event's own text) as a value, kept strict JSON:
+ * inside strings, invalid UTF-8 becomes U+FFFD and raw control bytes become \u00XX escapes
+ * (the reader accepts both, as json-c does); everything else is copied as is.
+ */
+void th__sb_add_json_text(struct th_strbuf *sb, const char *text, size_t len);
 /* Appends an RFC 3339 UTC timestamp with milliseconds, quoted when quote is set. */
 void th__sb_add_time(struct th_strbuf *sb, int64_t ms, bool quote);
 

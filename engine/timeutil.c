@@ -156,6 +156,8 @@ bool th__duration_parse(const char *s, size_t len, int64_t *ms)
     default:
         return false;
     }
+    if (v > INT64_MAX / unit)
+        return false;
     *ms = v * unit;
     return true;
 }

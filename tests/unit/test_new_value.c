@@ -13,9 +13,10 @@
  * closing; tuples and events missing a field (ignored, no group created); arrays (each
  * value, combinations, duplicates, the per-field and per-event caps); numbers, empty
  * strings, objects; forget_after (exact boundary, forgetting while the group lives, the
- * whole group expiring and learning again); the per-group value cap evicting the least
- * recently seen; learning_method threshold (0 and 1 occurrences, learning_duration
- * ignored); no group_by; the group LRU cap; a run split in two with --state giving the
+ * whole group expiring and learning again); late events (judged within forget_after,
+ * ignored beyond it, learning counted from a late first event); the per-group value cap
+ * evicting the least recently seen (and closing its open signal); learning_method
+ * threshold (0, 1 and 3 occurrences, learning_duration ignored); no group_by; the group LRU cap; a run split in two with --state giving the
  * signals of one run; a corrupt snapshot refused; and, through the detector's ops
  * directly, a saved state that loads back to the same bytes while every truncation of it
  * is refused, leaving the detector empty.

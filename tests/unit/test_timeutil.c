@@ -62,5 +62,7 @@ int main(void)
     CHECK_INT(dur("5mm"), -1);
     CHECK_INT(dur(""), -1);
     CHECK_INT(dur("-5m"), -1);
+    CHECK_INT(dur("1000000000000w"), -1); /* would overflow 64 bits of milliseconds */
+    CHECK_INT(dur("1000000d"), 1000000 * 86400000LL);
     return CHECK_DONE();
 }
