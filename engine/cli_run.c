@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli_args.h"
+#include "cli_stream.h"
 
 #ifndef TH_DEFAULT_RULES_DIR
 #define TH_DEFAULT_RULES_DIR "/usr/local/share/trailhound/rules"
@@ -73,7 +74,8 @@ static int read_sources(struct th_engine *eng, char **sources, int n)
     int status = 0;
     for (int i = 0; i < n; i++) {
         if (!strncmp(sources[i], "kafka://", 8)) {
-            th__cli_error("%s: Kafka sources are not available in this build yet", sources[i]);
+            th__cli_error("%s: hunt reads files, directories and stdin; Kafka sources are for "
+                          "run", sources[i]);
             status = TH_EXIT_INPUT;
             continue;
         }
@@ -108,12 +110,23 @@ static int save_state(struct th_engine *eng, const char *dir, int out_rc, double
     return 0;
 }
 
+static int run_parsed(enum th_cli_cmd cmd, const struct th_cli_args *ap);
+
 static int run_or_hunt(enum th_cli_cmd cmd, int argc, char **argv)
 {
     struct th_cli_args a;
     int rc = th__cli_args_parse(cmd, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
+    if (rc < 0)
+        rc = run_parsed(cmd, &a);
+    th__cli_args_fini(&a);
+    return rc;
+}
+
+/* run or hunt once the options are parsed (a copy of them: they are used by value). */
+static int run_parsed(enum th_cli_cmd cmd, const struct th_cli_args *ap)
+{
+    struct th_cli_args a = *ap;
+    int rc;
     int need = cmd == TH_CLI_HUNT ? 2 : 1;
     if (a.npositional < need) {
         th__cli_error(cmd == TH_CLI_HUNT ? "hunt: expected a QUERY and at least one SOURCE; see "
@@ -126,6 +139,11 @@ static int run_or_hunt(enum th_cli_cmd cmd, int argc, char **argv)
     struct th_ruleset *rs = NULL;
     if (cmd == TH_CLI_RUN && (rc = load_rules(&a, &rs)) != 0)
         return rc;
+    if (cmd == TH_CLI_RUN && th__cli_stream_wanted(&a)) { /* Kafka in or out: cli_stream.c */
+        rc = th__cli_stream_run(&a, rs);
+        th_ruleset_free(rs);
+        return rc;
+    }
 
     struct th_cli_output out;
     if ((rc = th__cli_output_open(&out, cmd == TH_CLI_HUNT ? "-" : a.output)) != 0) {
@@ -176,6 +194,8 @@ static int run_or_hunt(enum th_cli_cmd cmd, int argc, char **argv)
                     "in %.3f s\n", (unsigned long long)s.state_loaded_bytes, load_s,
                     (unsigned long long)s.state_saved_bytes, save_s);
     }
+    int metrics_rc = cmd == TH_CLI_RUN && a.metrics ? th__cli_metrics_write_engine(a.metrics, eng)
+                                                     : 0;
     th_engine_free(eng);
     th_ruleset_free(rs);
 
@@ -184,7 +204,7 @@ static int run_or_hunt(enum th_cli_cmd cmd, int argc, char **argv)
             return TH_EXIT_USAGE;
         return s.matched ? TH_EXIT_OK : TH_EXIT_SIGNALS;
     }
-    if (out_rc || state_rc)
+    if (out_rc || state_rc || metrics_rc)
         return TH_EXIT_USAGE;
     if (status)
         return status;

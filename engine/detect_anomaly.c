@@ -42,13 +42,14 @@
  * last 14 days as (uint32 bucket offset, uint32 value) pairs in bucket order (sparse: a
  * principal active in one bucket a day holds 14 pairs; a busy one at most 14 days of
  * buckets), the newest bucket's first event time and event count, for cardinality the
- * newest bucket's set of value hashes only, the bound of the newest bucket (computed once
- * when the bucket opens, O(k log k) in the non-zero history buckets, then cached), and the
- * signal. A group expires 14 days after its newest bucket (its history is then all
- * zeros), or later while its signal is open; a principal that comes back after that
- * learns again. Open signals close when the watermark passes their keep_alive or
- * max_signal_duration (a list of the groups with an open signal is kept for that; when
- * several close at once, in order of closing time, then group key).
+ * newest bucket's set of value hashes only, the bound of the newest bucket (computed at
+ * its first event past learning, O(k log k) in the non-zero history buckets, then cached
+ * until a late event changes the history), and the signal. A group expires 14 days after
+ * its newest bucket (its history is then all zeros), or later while its signal is open; a
+ * principal that comes back after that learns again. Open signals close when the
+ * watermark passes their keep_alive or max_signal_duration (a list of the groups with an
+ * open signal is kept for that; when several close at once, in order of closing time, then
+ * group key).
  *
  * Out-of-order events: an event of an older bucket still within the history counts for
  * that bucket and is evaluated against that bucket's own bound (computed on demand), so a

@@ -9,6 +9,9 @@
  * place: per rule, each query is matched (no allocation), and the detector gets the set of
  * queries that matched.
  *
+ * With options.state_dir (--state), th_engine_new takes the directory's lock and loads the
+ * snapshot (state.c) into the detectors and the clock; th_engine_state_save writes it back.
+ *
  * A hunt engine has no rules: one query, and matching events go out in their original form.
  */
 #include "trailhound.h"

@@ -579,11 +579,14 @@ int th__state_load(const char *dir, struct th_state_clock *clock, struct th_dete
         return th__err(err, TH_EIO, path, "cannot read the state: %s", strerror(errno));
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return th__err(err, TH_ESTATE, path, "cannot read the state: %s",
-                       S_ISREG(st.st_mode) ? strerror(e) : "not a regular file");
+        return th__err(err, TH_EIO, path, "cannot read the state: %s", strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return th__err(err, TH_ESTATE, path, "cannot read the state: not a regular file");
     }
     size_t size = (size_t)st.st_size;
     const unsigned char *data = (const unsigned char *)"";

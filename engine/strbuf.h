@@ -36,9 +36,12 @@ void th__sb_add_i64(struct th_strbuf *sb, int64_t v);
 /* Appends p as a JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD. */
 void th__sb_add_json_str(struct th_strbuf *sb, const char *p, size_t len);
 /*
- * Appends text that is already JSON (an event's own text) as a value, kept strict JSON:
- * inside strings, invalid UTF-8 becomes U+FFFD and raw control bytes become \u00XX escapes
- * (the reader accepts both, as json-c does); everything else is copied as is.
+ * Appends text that is already JSON (an event's own text, as json-c accepted it) as a value,
+ * made strict JSON (RFC 8259) in valid UTF-8: inside strings, invalid UTF-8 becomes U+FFFD,
+ * raw control bytes become \u00XX escapes and lone surrogate escapes become \ufffd;
+ * json-c's lenient forms are rewritten (single-quoted strings, trailing commas and comments,
+ * TRUE/False, 01, 1.; NaN and Infinity become null). Text that is strict JSON already is
+ * copied byte for byte.
  */
 void th__sb_add_json_text(struct th_strbuf *sb, const char *text, size_t len);
 /* Appends an RFC 3339 UTC timestamp with milliseconds, quoted when quote is set. */

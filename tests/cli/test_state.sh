@@ -26,9 +26,10 @@ run_case() { # CASEDIR INPUT [--state DIR]: appends the signals to $TMP/got
     d=$1
     in=$2
     shift 2
+    # From the case's directory, as run_case.sh does: args may hold relative paths.
     # shellcheck disable=SC2046 # the case's args are several words on purpose
-    "$TRAILHOUND" run --no-progress -r "$(case_rules "$d")" $(case_args "$d") "$@" "$in" \
-        >>"$TMP/got" 2>"$TMP/case_err" || {
+    (cd "$d" && "$TRAILHOUND" run --no-progress -r "$(case_rules "$d")" $(case_args "$d") \
+        "$@" "$in") >>"$TMP/got" 2>"$TMP/case_err" || {
         bad "$(basename "$d"): run failed: $(cat "$TMP/case_err")"
         return 1
     }
