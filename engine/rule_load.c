@@ -956,3 +956,36 @@ int th__rl_build(struct th_rl_ctx *c, const struct th_rl_src *src, struct th_rul
     *out = r;
     return 0;
 }
+
+void th__rl_cases(struct th_rl_ctx *c, const struct th_doc_node *n, const struct th_rl_key *keys,
+                  size_t nkeys, struct th_rl_src *src)
+{
+    src->cases = n;
+    if (!n || th__doc_is_null(n))
+        return;
+    if (n->kind != TH_DOC_SEQ) {
+        th__rl_error(c, n->line, n->col, "'cases' must be a list, not %s", th__doc_kind_name(n));
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        const struct th_doc_node *cn = n->items[i];
+        if (i == TH_RL_MAX_CASES) {
+            th__rl_error(c, cn->line, cn->col, "more than %d cases", TH_RL_MAX_CASES);
+            break;
+        }
+        if (th__doc_is_null(cn)) {
+            th__rl_error(c, cn->line, cn->col, "case %zu is empty", i + 1);
+            continue;
+        }
+        char what[32];
+        snprintf(what, sizeof what, "case %zu", i + 1);
+        const struct th_doc_node *s[TH_RL_C__N] = {0};
+        if (!th__rl_map(c, cn, what, keys, nkeys, s))
+            continue;
+        struct th_rl_case *k = &src->cs[src->ncs++];
+        k->at = cn;
+        k->name = s[TH_RL_C_NAME];
+        k->condition = s[TH_RL_C_CONDITION];
+        k->status = s[TH_RL_C_STATUS];
+    }
+}

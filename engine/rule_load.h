@@ -77,6 +77,9 @@ struct th_rl_case {
 
 #define TH_RL_MAX_CASES 10
 
+/* The slots of a case's keys, shared by both formats' key tables. */
+enum { TH_RL_C_NAME, TH_RL_C_CONDITION, TH_RL_C_STATUS, TH_RL_C__N };
+
 /* Key names as the format spells them, for messages. */
 struct th_rl_keys {
     /* Datadog's JSON: durations are written in seconds rather than "5m", and option blocks
@@ -125,6 +128,15 @@ struct th_rl_src {
  */
 bool th__rl_list(struct th_rl_ctx *c, const struct th_doc_node *n, const char *what, size_t max,
                  const struct th_doc_node **items, size_t *count);
+
+/*
+ * Walks the `cases` list n (NULL or null: none) into src->cs / src->ncs, reporting a
+ * non-list, empty cases, unknown keys (keys: the format's case keys, slotted by
+ * TH_RL_C_*) and more than TH_RL_MAX_CASES cases. Sets src->cases to n for locations.
+ */
+struct th_rl_src;
+void th__rl_cases(struct th_rl_ctx *c, const struct th_doc_node *n, const struct th_rl_key *keys,
+                  size_t nkeys, struct th_rl_src *src);
 
 /*
  * Validates src and compiles it into *out (owned; free with th__rule_free). Reports every

@@ -85,9 +85,8 @@ static const struct th_rl_key query_keys[] = {
     {"aggregation", Q_AGG}, {"distinct", Q_DISTINCT}, {"fields", Q_FIELDS},
 };
 
-enum { C_NAME, C_CONDITION, C_STATUS, C__N };
 static const struct th_rl_key case_keys[] = {
-    {"name", C_NAME}, {"condition", C_CONDITION}, {"status", C_STATUS}};
+    {"name", TH_RL_C_NAME}, {"condition", TH_RL_C_CONDITION}, {"status", TH_RL_C_STATUS}};
 
 enum { O_METHOD, O_WINDOW, O_KEEP_ALIVE, O_MAX_SIGNAL, O_NV, O_AN, O_TR, O__N };
 static const struct th_rl_key option_keys[] = {
@@ -218,36 +217,7 @@ int th__rule_load_yaml(struct th_rl_ctx *c, const struct th_doc *doc, struct th_
         }
     }
 
-    /* cases */
-    src.cases = t[T_CASES];
-    if (src.cases && !th__doc_is_null(src.cases)) {
-        if (src.cases->kind != TH_DOC_SEQ) {
-            th__rl_error(c, src.cases->line, src.cases->col, "'cases' must be a list, not %s",
-                         th__doc_kind_name(src.cases));
-        } else {
-            for (size_t i = 0; i < src.cases->n; i++) {
-                const struct th_doc_node *cn = src.cases->items[i];
-                if (i == TH_RL_MAX_CASES) {
-                    th__rl_error(c, cn->line, cn->col, "more than %d cases", TH_RL_MAX_CASES);
-                    break;
-                }
-                char what[32];
-                snprintf(what, sizeof what, "case %zu", i + 1);
-                const struct th_doc_node *s[C__N] = {0};
-                if (!th__rl_map(c, cn, what, case_keys, TH_ARRAY_LEN(case_keys), s) ||
-                    th__doc_is_null(cn)) {
-                    if (th__doc_is_null(cn))
-                        th__rl_error(c, cn->line, cn->col, "case %zu is empty", i + 1);
-                    continue;
-                }
-                struct th_rl_case *k = &src.cs[src.ncs++];
-                k->at = cn;
-                k->name = s[C_NAME];
-                k->condition = s[C_CONDITION];
-                k->status = s[C_STATUS];
-            }
-        }
-    }
+    th__rl_cases(c, t[T_CASES], case_keys, TH_ARRAY_LEN(case_keys), &src);
 
     /* options */
     const struct th_doc_node *o[O__N] = {0};
