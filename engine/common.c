@@ -3,6 +3,7 @@
  */
 #include "common.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,4 +102,48 @@ char *th__strndup(const char *s, size_t n)
 char *th__strdup(const char *s)
 {
     return th__strndup(s, strlen(s));
+}
+
+int th__read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return TH_EIO;
+    size_t cap = 0, n = 0;
+    char *p = NULL;
+    int rc = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            void *np = p;
+            if (th__grow(&np, &cap, n + 4096 + 1, 1) < 0) {
+                rc = TH_ENOMEM;
+                break;
+            }
+            p = np;
+        }
+        size_t got = fread(p + n, 1, cap - n - 1, f);
+        n += got;
+        if (n > max) {
+            rc = TH_ELIMIT;
+            break;
+        }
+        if (got == 0) {
+            if (ferror(f))
+                rc = TH_EIO;
+            break;
+        }
+    }
+    int saved = errno;
+    fclose(f);
+    errno = saved;
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    p[n] = '\0';
+    *buf = p;
+    *len = n;
+    return 0;
 }

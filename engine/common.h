@@ -53,6 +53,13 @@ int th__err_at(struct th_err *err, int code, const char *file, unsigned line, un
  */
 int th__grow(void **arr, size_t *cap, size_t need, size_t elem);
 
+/*
+ * Reads a whole file into *buf (owned, NUL-terminated, length in *len). Returns 0;
+ * TH_EIO when it cannot be opened or read (errno says why); TH_ELIMIT when it holds more
+ * than max bytes; TH_ENOMEM. *buf is NULL on failure.
+ */
+int th__read_file(const char *path, size_t max, char **buf, size_t *len);
+
 /* strdup/strndup that return NULL on failure, for symmetry with th__grow. */
 char *th__strndup(const char *s, size_t n);
 char *th__strdup(const char *s);

@@ -69,58 +69,18 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Reads a whole file into *buf (owned, NUL-terminated). Returns 0 or reports and fails. */
+/* Reads a whole rule file into *buf (owned, NUL-terminated). Returns 0 or reports and
+ * fails. */
 static int read_file(struct loader *l, const char *path, char **buf, size_t *len)
 {
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        file_error(l, path, NULL, "cannot open: %s", strerror(errno));
-        return TH_EIO;
-    }
-    size_t cap = 0, n = 0;
-    char *p = NULL;
-    int rc = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            void *np = p;
-            if (th__grow(&np, &cap, n + 4096 + 1, 1) < 0) {
-                rc = TH_ENOMEM;
-                break;
-            }
-            p = np;
-        }
-        size_t got = fread(p + n, 1, cap - n - 1, f);
-        n += got;
-        if (n > TH_RULE_FILE_MAX) {
-            file_error(l, path, NULL, "rule file larger than %d bytes", TH_RULE_FILE_MAX);
-            rc = TH_ELIMIT;
-            break;
-        }
-        if (got == 0) {
-            if (ferror(f)) {
-                file_error(l, path, NULL, "cannot read: %s", strerror(errno));
-                rc = TH_EIO;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (rc < 0) {
-        free(p);
-        if (rc == TH_ENOMEM)
-            l->oom = true;
-        return rc;
-    }
-    if (!p && !(p = calloc(1, 1))) {
+    int rc = th__read_file(path, TH_RULE_FILE_MAX, buf, len);
+    if (rc == TH_EIO)
+        file_error(l, path, NULL, "cannot read: %s", strerror(errno));
+    else if (rc == TH_ELIMIT)
+        file_error(l, path, NULL, "rule file larger than %d bytes", TH_RULE_FILE_MAX);
+    else if (rc == TH_ENOMEM)
         l->oom = true;
-        return TH_ENOMEM;
-    }
-    p[n] = '\0';
-    *buf = p;
-    *len = n;
-    return 0;
+    return rc;
 }
 
 static void forward_diag(void *ctx, const struct th_diag *d)

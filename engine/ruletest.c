@@ -54,43 +54,10 @@ static bool join(char *buf, size_t size, const char *a, const char *b)
     return n > 0 && (size_t)n < size;
 }
 
-/* Reads a whole file into *buf (owned, NUL-terminated). Returns 0, TH_EIO or TH_ENOMEM. */
+/* Reads a whole fixture file into *buf (owned, NUL-terminated). */
 static int slurp(const char *path, char **buf, size_t *len)
 {
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return TH_EIO;
-    size_t cap = 0, n = 0;
-    char *p = NULL;
-    int rc = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            void *np = p;
-            if (th__grow(&np, &cap, n + 4096 + 1, 1) < 0) {
-                rc = TH_ENOMEM;
-                break;
-            }
-            p = np;
-        }
-        size_t got = fread(p + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = TH_EIO;
-            break;
-        }
-    }
-    fclose(f);
-    if (rc < 0) {
-        free(p);
-        return rc;
-    }
-    p[n] = '\0';
-    *buf = p;
-    *len = n;
-    return 0;
+    return th__read_file(path, SIZE_MAX, buf, len);
 }
 
 static int cmp_str(const void *a, const void *b)
