@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tape.h"
+
 /* Datadog standard attributes that are plain aliases of raw CloudTrail paths. */
 static const struct {
     enum th_attr_ns ns;
@@ -221,10 +223,117 @@ static bool walk(json_object *o, const struct th_attr *a, unsigned i, th_visit_f
     return walk(child, a, i + 1, fn, ctx);
 }
 
+/* The scalar of tape node i as th__value_from_json gives it; false for null, containers. */
+static bool tape_value(const struct th_tape *t, uint32_t i, struct th_value *v)
+{
+    v->obj = NULL;
+    switch ((enum th_tkind)t->n[i].kind) {
+    case TH_T_STR: {
+        struct th_str s = th__tape_text(t, i);
+        v->type = TH_V_STRING;
+        v->s = s.p;
+        v->len = s.len;
+        v->num = NAN;
+        return true;
+    }
+    case TH_T_INT: {
+        v->type = TH_V_INT;
+        int64_t x = th__tape_int(t, i);
+        int n = snprintf(v->buf, sizeof v->buf, "%lld", (long long)x);
+        v->s = v->buf;
+        v->len = (size_t)n;
+        v->num = (double)x;
+        return true;
+    }
+    case TH_T_DBL: {
+        v->type = TH_V_DOUBLE;
+        double d = th__tape_double(t, i);
+        int n = snprintf(v->buf, sizeof v->buf, "%.15g", d);
+        v->s = v->buf;
+        v->len = (size_t)n;
+        v->num = d;
+        return true;
+    }
+    case TH_T_TRUE:
+    case TH_T_FALSE: {
+        bool b = t->n[i].kind == TH_T_TRUE;
+        v->type = TH_V_BOOL;
+        v->s = b ? "true" : "false";
+        v->len = b ? 4 : 5;
+        v->num = b;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* walk() over a tape: node i, from segment k. */
+static bool tape_walk(const struct th_tape *t, uint32_t i, const struct th_attr *a, unsigned k,
+                      th_visit_fn fn, void *ctx)
+{
+    const struct th_tnode *n = &t->n[i];
+    if (n->kind == TH_T_NULL)
+        return false;
+    if (n->kind == TH_T_ARR) {
+        uint32_t j = i + 1;
+        for (uint32_t e = 0; e < n->len; e++, j = t->n[j].next)
+            if (tape_walk(t, j, a, k, fn, ctx))
+                return true;
+        return false;
+    }
+    if (k == a->nseg) {
+        struct th_value v;
+        if (n->kind == TH_T_OBJ) {
+            v.type = TH_V_OBJECT;
+            v.s = NULL;
+            v.len = 0;
+            v.num = NAN;
+            v.obj = NULL;
+            return fn(ctx, &v);
+        }
+        if (!tape_value(t, i, &v))
+            return false;
+        return fn(ctx, &v);
+    }
+    if (n->kind != TH_T_OBJ)
+        return false;
+    uint32_t c = th__tape_member(t, i, a->seg[k], strlen(a->seg[k]));
+    return c && tape_walk(t, c, a, k + 1, fn, ctx);
+}
+
+/* walk_all() over a tape: every scalar leaf, each object member once (the last of repeated
+ * keys, as json-c keeps it). */
+static bool tape_walk_all(const struct th_tape *t, uint32_t i, th_visit_fn fn, void *ctx)
+{
+    const struct th_tnode *n = &t->n[i];
+    uint32_t j = i + 1;
+    switch ((enum th_tkind)n->kind) {
+    case TH_T_OBJ:
+        for (uint32_t m = 0; m < n->len; m++, j = t->n[j + 1].next)
+            if (!th__tape_shadowed(t, i, j) && tape_walk_all(t, j + 1, fn, ctx))
+                return true;
+        return false;
+    case TH_T_ARR:
+        for (uint32_t e = 0; e < n->len; e++, j = t->n[j].next)
+            if (tape_walk_all(t, j, fn, ctx))
+                return true;
+        return false;
+    default: {
+        struct th_value v;
+        if (!tape_value(t, i, &v))
+            return false;
+        return fn(ctx, &v);
+    }
+    }
+}
+
 bool th__attr_any(const struct th_attr *a, struct th_event *ev, th_visit_fn fn, void *ctx)
 {
     switch (a->kind) {
     case TH_ATTR_RAW:
+        if (ev->tape)
+            return tape_walk(ev->tape, 0, a, 0, fn, ctx);
         return walk(ev->root, a, 0, fn, ctx);
     case TH_ATTR_DERIVED: {
         struct th_str s = th__event_derived(ev, a->derived);
@@ -297,5 +406,7 @@ static bool walk_all(json_object *o, th_visit_fn fn, void *ctx)
 
 bool th__event_any_leaf(struct th_event *ev, th_visit_fn fn, void *ctx)
 {
+    if (ev->tape)
+        return tape_walk_all(ev->tape, 0, fn, ctx);
     return walk_all(ev->root, fn, ctx);
 }

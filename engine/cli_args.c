@@ -47,6 +47,7 @@ enum {
     OPT_STATS_INTERVAL,
     OPT_COMMIT_INTERVAL,
     OPT_EXIT_AT_END,
+    OPT_NO_PREFILTER,
 };
 
 #define RUN TH_CLI_RUN
@@ -113,6 +114,9 @@ static const struct {
      "Kafka: how often offsets are committed, once signals and state are durable (default 5s)"},
     {{"exit-at-end", no_argument, NULL, OPT_EXIT_AT_END}, RUN, NULL,
      "Kafka: stop (and commit) once every assigned partition has been read to its end"},
+    {{"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER}, RUN | HUNT, NULL,
+     "parse and evaluate every event, even those in which no rule's literals occur (the "
+     "results are the same; for comparisons)"},
     {{"help", no_argument, NULL, OPT_HELP}, RUN | HUNT, NULL, "this help"},
 };
 
@@ -480,6 +484,9 @@ static int parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli_args 
             break;
         case OPT_NO_PROGRESS:
             a->progress = false;
+            break;
+        case OPT_NO_PREFILTER:
+            a->opts.no_prefilter = 1;
             break;
         case OPT_GEOIP:
         case OPT_ASN:

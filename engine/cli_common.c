@@ -169,6 +169,9 @@ void th__cli_print_stats(const struct th_engine *eng, double seconds)
         fprintf(f, "  geoip            %llu cached, %llu looked up, %llu failed\n",
                 (unsigned long long)s.geo_cached, (unsigned long long)s.geo_lookups,
                 (unsigned long long)s.geo_failures);
+    if (s.travel_unlocated)
+        fprintf(f, "  travel           %llu events skipped: address not public or not located\n",
+                (unsigned long long)s.travel_unlocated);
     if (s.regex_errors)
         fprintf(f, "  regex limits     %llu matches abandoned at a PCRE2 limit\n",
                 (unsigned long long)s.regex_errors);

@@ -125,7 +125,15 @@ struct part {
     char name[300];     /* "topic/partition" */
 };
 
+/* A message of the Kafka clients recently printed. */
+struct logseen {
+    uint64_t hash;
+    double last;
+    unsigned long long suppressed;
+};
+
 struct stream {
+    struct logseen seen[64];
     struct th_cli_args *a;
     const struct th_ruleset *rs;
     struct th_kafka_url src, out;
@@ -150,6 +158,9 @@ struct stream {
     double save_s;
     char **warned;               /* warnings already printed (engines repeat them) */
     size_t nwarned, warned_cap;
+    char **started;              /* partitions that had an engine in this run (--reset-state
+                                    applies to their first one only) */
+    size_t nstarted, started_cap;
     struct th_engine *batch;     /* files to a Kafka output: the one engine */
 };
 
@@ -171,11 +182,31 @@ static void warn_once(void *ctx, const char *msg)
     fprintf(stderr, "trailhound: warning: %s\n", msg);
 }
 
-/* Kafka clients' messages: already free of secrets. */
+/*
+ * Kafka clients' messages (already free of secrets). A broker outage repeats the same few
+ * messages for as long as it lasts: a message that differs from one printed in the last
+ * minute only by its numbers is counted instead, and the count is given with the next one
+ * printed.
+ */
 static void kafka_log(void *ctx, const char *msg)
 {
-    (void)ctx;
-    fprintf(stderr, "trailhound: %s\n", msg);
+    struct stream *s = ctx;
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *c = msg; *c; c++)
+        if (*c < '0' || *c > '9')
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    double now = mono();
+    struct logseen *slot = &s->seen[h % TH_ARRAY_LEN(s->seen)];
+    if (slot->hash == h && now - slot->last < 60) {
+        slot->suppressed++;
+        return;
+    }
+    if (slot->hash == h && slot->suppressed)
+        fprintf(stderr, "trailhound: %s (%llu similar messages in the last minute)\n", msg,
+                slot->suppressed);
+    else
+        fprintf(stderr, "trailhound: %s\n", msg);
+    *slot = (struct logseen){h, now, 0};
 }
 
 /* ---- the output ----------------------------------------------------------------------- */
@@ -375,6 +406,19 @@ static int64_t on_assigned(void *ctx, struct th_kafka_part *kp)
     o.log = warn_once;
     o.log_ctx = s;
     o.progress = NULL;
+    /* --reset-state empties a partition's state once: if it comes back later in the run,
+     * it comes back with the state saved when it went. */
+    bool again = false;
+    for (size_t i = 0; i < s->nstarted && !again; i++)
+        again = !strcmp(s->started[i], p->name);
+    char *name = again ? NULL : strdup(p->name);
+    if (name && th__grow((void **)&s->started, &s->started_cap, s->nstarted + 1,
+                         sizeof *s->started) == 0)
+        s->started[s->nstarted++] = name;
+    else
+        free(name);
+    if (again)
+        o.reset_state = 0;
     if (s->a->opts.state_dir) {
         p->state_dir = part_dir(s->a->opts.state_dir, s->src.group, kp->topic, kp->partition);
         if (!p->state_dir) {
@@ -396,7 +440,7 @@ static int64_t on_assigned(void *ctx, struct th_kafka_part *kp)
     }
     kp->user = p;
     int64_t start = -1;
-    if (p->state_dir) {
+    if (p->state_dir && !o.reset_state) {
         int64_t off = offset_read(s, p->state_dir, kp->topic, kp->partition);
         p->saved = off;
         /* The snapshot went further than the group's commit (a crash between the two):
@@ -518,9 +562,10 @@ static void stats_line(struct stream *s, double now)
         int64_t l = th__kafka_consumer_lag(s->cons, kp);
         total += l > 0 ? l : 0;
         if ((int)i < max_parts_shown && o < sizeof lag)
-            o += (size_t)snprintf(lag + o, sizeof lag - o, "%s%s/%d %s%lld", i ? ", " : "",
-                                  kp->topic, (int)kp->partition, l < 0 ? "?" : "",
-                                  (long long)(l < 0 ? 0 : l));
+            o += l < 0 ? (size_t)snprintf(lag + o, sizeof lag - o, "%s%s/%d ?", i ? ", " : "",
+                                          kp->topic, (int)kp->partition)
+                       : (size_t)snprintf(lag + o, sizeof lag - o, "%s%s/%d %lld", i ? ", " : "",
+                                          kp->topic, (int)kp->partition, (long long)l);
     }
     double secs = now - s->start;
     fprintf(stderr, "trailhound: stream: %llu events (%.0f/s), %llu rejected, %llu signals, "
@@ -981,6 +1026,9 @@ int th__cli_stream_run(struct th_cli_args *a, const struct th_ruleset *rs)
     for (size_t i = 0; i < s.nwarned; i++)
         free(s.warned[i]);
     free(s.warned);
+    for (size_t i = 0; i < s.nstarted; i++)
+        free(s.started[i]);
+    free(s.started);
     free(s.lat.v);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (status)

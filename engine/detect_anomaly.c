@@ -360,14 +360,16 @@ static uint32_t compute_bound(struct anomaly *a, const struct agroup *ag, int64_
     double q = 0, sigma = 0;
     if (k > 0) {
         uint64_t z = k - n;
-        qsort(a->vals, n, sizeof *a->vals, cmp_u32);
+        if (n > 1) /* with nothing collected the scratch may still be NULL */
+            qsort(a->vals, n, sizeof *a->vals, cmp_u32);
         q = rank_u32(a->vals, z, (PERCENTILE * k + 99) / 100 - 1);
         double med = k % 2 ? rank_u32(a->vals, z, k / 2)
                            : (rank_u32(a->vals, z, k / 2 - 1) + rank_u32(a->vals, z, k / 2)) / 2;
         size_t p = 0;
         for (size_t i = 0; i < n; i++)
             a->devs[i] = fabs((double)a->vals[i] - med);
-        qsort(a->devs, n, sizeof *a->devs, cmp_double);
+        if (n > 1)
+            qsort(a->devs, n, sizeof *a->devs, cmp_double);
         while (p < n && a->devs[p] < med)
             p++;
         double mad = k % 2 ? rank_dev(a->devs, p, z, med, k / 2)

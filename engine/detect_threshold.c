@@ -306,8 +306,10 @@ static void drop_group(void *ctx, struct th_group *g, enum th_group_drop why)
 {
     struct threshold *th = ctx;
     struct tgroup *tg = (struct tgroup *)g;
-    th__sig_close(&tg->sig, th->sigenv, th->rule, g->key, g->key_len, 0,
-                  why != TH_GROUP_FREED);
+    /* Freeing the engine closes nothing: an open signal stays open (SPEC §10). Not "now 0
+     * without force": events before 1970 have negative times, and that closed them. */
+    if (why != TH_GROUP_FREED)
+        th__sig_close(&tg->sig, th->sigenv, th->rule, g->key, g->key_len, 0, true);
     th__sig_fini(&tg->sig);
     window_free(&tg->any);
     for (size_t i = 0; i < th->rule->nqueries; i++) {

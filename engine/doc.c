@@ -5,6 +5,8 @@
  * index; this file copies that array into th_doc_node objects (one per libyaml node, all
  * allocated in one block), checking on the way what libyaml leaves to its users: nesting
  * depth, aliases (a node reached twice), mapping keys that are not scalars or that repeat.
+ * Flow nesting (`[[[...`) is checked on libyaml's tokens before composing: its scanner
+ * takes time quadratic in that depth.
  * The source text is kept with a table of line starts, so th__doc_locate() can turn an
  * offset inside a scalar into a file position.
  *
@@ -492,6 +494,55 @@ static int json_error(const struct th_doc *d, struct th_err *err)
     return th__err_at(err, TH_EPARSE, d->name, line, col, "invalid JSON: %s", desc);
 }
 
+/*
+ * libyaml's scanner looks at every open flow level for each token it reads, so text nested
+ * n deep in `[` or `{` costs n * n steps (100k levels: minutes, and a 1 MiB file holds
+ * 500k). Before composing, scan the tokens once and stop at the first collection (flow or
+ * block, so that deep block nesting is not composed either) deeper than the tree would
+ * take. Returns 0 (also on a
+ * scanner error: the composer meets it again, within the depth, and reports it), TH_EPARSE
+ * with err at that collection, or TH_ENOMEM.
+ */
+static int check_depth(const struct th_doc *d, size_t bom, struct th_err *err)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return TH_ENOMEM;
+    yaml_parser_set_input_string(&p, (const unsigned char *)d->src + bom, d->src_len - bom);
+    yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
+    int rc = 0;
+    unsigned depth = 0;
+    for (;;) {
+        yaml_token_t t;
+        if (!yaml_parser_scan(&p, &t)) {
+            rc = p.error == YAML_MEMORY_ERROR ? TH_ENOMEM : 0;
+            break;
+        }
+        yaml_token_type_t type = t.type;
+        yaml_mark_t m = t.start_mark;
+        yaml_token_delete(&t);
+        if (type == YAML_STREAM_END_TOKEN)
+            break;
+        if (type == YAML_FLOW_SEQUENCE_START_TOKEN || type == YAML_FLOW_MAPPING_START_TOKEN ||
+            type == YAML_BLOCK_SEQUENCE_START_TOKEN || type == YAML_BLOCK_MAPPING_START_TOKEN) {
+            /* One more than the tree allows: an empty collection at the last level is
+             * still a node the tree takes. */
+            if (++depth > TH_DOC_MAX_DEPTH + 1) {
+                rc = th__err_at(err, TH_EPARSE, d->name, (unsigned)m.line + 1,
+                                (unsigned)m.column + 1, "nesting deeper than %d levels",
+                                TH_DOC_MAX_DEPTH);
+                break;
+            }
+        } else if ((type == YAML_FLOW_SEQUENCE_END_TOKEN || type == YAML_FLOW_MAPPING_END_TOKEN ||
+                    type == YAML_BLOCK_END_TOKEN) &&
+                   depth > 0) {
+            depth--;
+        }
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 void th__doc_free(struct th_doc *d)
 {
     if (!d)
@@ -528,6 +579,9 @@ int th__doc_parse(const char *name, const char *data, size_t len, bool json, str
     /* UTF-8 only; with the encoding set, libyaml no longer skips a byte order mark, so
      * skip it here (line_start[0] already accounts for it). */
     size_t bom = d->line_start[0];
+    if ((rc = check_depth(d, bom, err)) < 0)
+        goto done;
+    rc = TH_ENOMEM;
     yaml_parser_set_input_string(&parser, (const unsigned char *)d->src + bom, len - bom);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     if (!yaml_parser_load(&parser, &ydoc)) {

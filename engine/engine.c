@@ -26,6 +26,7 @@
 #include "event.h"
 #include "geo.h"
 #include "output.h"
+#include "prefilter.h"
 #include "query.h"
 #include "reader.h"
 #include "ruleset.h"
@@ -59,6 +60,9 @@ struct th_engine {
     struct th_geo *geo;         /* GeoIP/ASN databases (possibly none: then only
                                    invalidAddress is known) */
     struct th_stats st;         /* the engine's own counters (the reader keeps its own) */
+    struct th_prefilter *pf;    /* units: the detectors (or hunt's query); NULL when off */
+    struct th_pf_scratch pfs;
+    uint64_t *pf_mask;          /* the units the last wanted() event may match */
     int state_lock;             /* --state: the directory's flock'd lock file, or -1 */
 };
 
@@ -132,10 +136,14 @@ static void advance(struct th_engine *e, int64_t watermark)
     e->advanced_to = watermark;
 }
 
-static void evaluate_rules(struct th_engine *e)
+/* Evaluates every rule, or only those whose bit is set in mask (the prefilter's answer:
+ * the others cannot match this event). */
+static void evaluate_rules(struct th_engine *e, const uint64_t *mask)
 {
     bool any = false;
     for (size_t i = 0; i < e->ndet; i++) {
+        if (mask && !((mask[i / 64] >> (i % 64)) & 1))
+            continue;
         struct th_detector *d = &e->det[i];
         const struct th_rule *r = d->rule;
         uint32_t matched = 0;
@@ -150,35 +158,24 @@ static void evaluate_rules(struct th_engine *e)
     e->st.matched += any;
 }
 
-static int on_event(void *ctx, const struct th_read_event *re)
+/* Event time moves on with each accepted event; returns the watermark. */
+static int64_t clock_tick(struct th_engine *e, int64_t time_ms)
 {
-    struct th_engine *e = ctx;
-    th__event_reset(&e->ev, re->obj, re->time_ms, re->file, re->line, re->raw, re->raw_len);
-    e->ev.geo = e->geo;
-
-    if (!e->have_time || re->time_ms > e->newest) {
-        e->newest = re->time_ms;
+    if (!e->have_time || time_ms > e->newest) {
+        e->newest = time_ms;
         if (!e->have_time)
-            e->advanced_to = re->time_ms - e->opts.max_lateness_ms;
+            e->advanced_to = time_ms - e->opts.max_lateness_ms;
         e->have_time = true;
     }
     int64_t watermark = e->newest - e->opts.max_lateness_ms;
-    if (re->time_ms < watermark)
+    if (time_ms < watermark)
         e->st.late++;
+    return watermark;
+}
 
-    if (e->hunt) {
-        if (th__query_match(e->hunt, &e->ev, &e->mctx)) {
-            e->st.matched++;
-            struct th_str text = th__event_text(&e->ev);
-            put_line(e, text.p, text.len);
-        }
-    } else {
-        evaluate_rules(e);
-        /* Detectors expire state in steps of a second of event time, not per event. */
-        if (watermark >= e->advanced_to + TH_MS_PER_SEC)
-            advance(e, watermark);
-    }
-
+/* After each accepted event: the progress callback; the reader's stop value. */
+static int after_event(struct th_engine *e)
+{
     const struct th_reader_stats *rst = th__reader_stats(e->reader);
     if (e->opts.progress && e->opts.progress_every && rst->events % e->opts.progress_every == 0) {
         struct th_stats s;
@@ -188,6 +185,92 @@ static int on_event(void *ctx, const struct th_read_event *re)
     /* 1, not the callback's own value: the reader returns it, and a negative one would
      * pass for a TH_E* code. */
     return e->stopped ? 1 : 0;
+}
+
+/* th_reader_fast: may any unit match the event in p[0..n)? Remembers which, for
+ * on_event (the reader then parses it and flags it as checked). */
+static bool pf_wanted(void *ctx, const char *p, size_t n, const struct th_jscan *js)
+{
+    struct th_engine *e = ctx;
+    if (TH_UNLIKELY(th__prefilter_learning(e->pf)))
+        th__prefilter_learn(e->pf, p, n);
+    return th__prefilter_check(e->pf, &e->pfs, p, n, js, e->pf_mask) != 0;
+}
+
+/* th_reader_fast: an event no unit can match, accepted without parsing. It still moves
+ * event time on (lateness, expiry, signals closing) exactly as if it had been evaluated:
+ * evaluating it would have changed nothing else. */
+static int pf_skipped(void *ctx, int64_t time_ms, const char *file, uint64_t line)
+{
+    struct th_engine *e = ctx;
+    TH_UNUSED(file);
+    TH_UNUSED(line);
+    int64_t watermark = clock_tick(e, time_ms);
+    if (!e->hunt && watermark >= e->advanced_to + TH_MS_PER_SEC)
+        advance(e, watermark);
+    return after_event(e);
+}
+
+/* Builds the prefilter over the detectors' rules (or the hunt query) and hands the reader
+ * its fast path. Returns 0 or TH_ENOMEM. */
+static int prefilter_setup(struct th_engine *e)
+{
+    if (e->opts.no_prefilter)
+        return 0;
+    size_t nq = e->hunt ? 1 : 0, nunits = e->hunt ? 1 : e->ndet;
+    for (size_t i = 0; i < e->ndet; i++)
+        nq += e->det[i].rule->nqueries;
+    const struct th_query **qs = calloc(nq ? nq : 1, sizeof *qs);
+    size_t *unit_of = calloc(nq ? nq : 1, sizeof *unit_of);
+    int rc = TH_ENOMEM;
+    if (!qs || !unit_of)
+        goto done;
+    size_t k = 0;
+    if (e->hunt)
+        qs[k++] = e->hunt;
+    for (size_t i = 0; i < e->ndet; i++)
+        for (size_t q = 0; q < e->det[i].rule->nqueries; q++) {
+            unit_of[k] = i;
+            qs[k++] = e->det[i].rule->queries[q].query;
+        }
+    if ((rc = th__prefilter_new(qs, unit_of, nq, nunits, &e->pf)) < 0)
+        goto done;
+    e->pf_mask = calloc(th__prefilter_mask_words(e->pf) + 1, sizeof *e->pf_mask);
+    if (!e->pf_mask) {
+        rc = TH_ENOMEM;
+        goto done;
+    }
+    struct th_reader_fast f = {pf_wanted, pf_skipped, e, true};
+    th__reader_set_fast(e->reader, &f);
+    rc = 0;
+done:
+    free(qs);
+    free(unit_of);
+    return rc;
+}
+
+static int on_event(void *ctx, const struct th_read_event *re)
+{
+    struct th_engine *e = ctx;
+    th__event_reset(&e->ev, re->obj, re->time_ms, re->file, re->line, re->raw, re->raw_len);
+    if (re->tape)
+        th__event_set_tape(&e->ev, re->tape, re->src, re->src_len);
+    e->ev.geo = e->geo;
+    int64_t watermark = clock_tick(e, re->time_ms);
+
+    if (e->hunt) {
+        if (th__query_match(e->hunt, &e->ev, &e->mctx)) {
+            e->st.matched++;
+            struct th_str text = th__event_text(&e->ev);
+            put_line(e, text.p, text.len);
+        }
+    } else {
+        evaluate_rules(e, re->checked && e->pf ? e->pf_mask : NULL);
+        /* Detectors expire state in steps of a second of event time, not per event. */
+        if (watermark >= e->advanced_to + TH_MS_PER_SEC)
+            advance(e, watermark);
+    }
+    return after_event(e);
 }
 
 static int engine_common_new(const struct th_options *opts, th_line_fn out, void *out_ctx,
@@ -341,6 +424,10 @@ int th_engine_new(const struct th_ruleset *rs, const struct th_options *opts, th
         th_engine_free(e);
         return rc;
     }
+    if (prefilter_setup(e) < 0) {
+        th_engine_free(e);
+        return th__err(err, TH_ENOMEM, NULL, "out of memory");
+    }
     *eng = e;
     return 0;
 }
@@ -375,6 +462,10 @@ int th_engine_new_hunt(const char *query, const struct th_options *opts, th_line
         th_engine_free(e);
         return th__err(err, TH_ECONFIG, NULL, "%s", missing);
     }
+    if (prefilter_setup(e) < 0) {
+        th_engine_free(e);
+        return th__err(err, TH_ENOMEM, NULL, "out of memory");
+    }
     *eng = e;
     return 0;
 }
@@ -389,6 +480,9 @@ void th_engine_free(struct th_engine *e)
     }
     free(e->det);
     th__query_free(e->hunt);
+    th__prefilter_free(e->pf);
+    th__pf_scratch_fini(&e->pfs);
+    free(e->pf_mask);
     th__geo_free(e->geo);
     th__match_ctx_fini(&e->mctx);
     th__reader_free(e->reader);

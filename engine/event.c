@@ -13,10 +13,14 @@
 #include <string.h>
 
 #include "geo.h"
+#include "tape.h"
 
 void th__event_reset(struct th_event *ev, json_object *root, int64_t time_ms, const char *file,
                      uint64_t line, const char *raw, size_t raw_len)
 {
+    ev->tape = NULL;
+    ev->src = NULL;
+    ev->src_len = 0;
     ev->root = root;
     ev->time_ms = time_ms;
     ev->file = file;
@@ -30,14 +34,12 @@ void th__event_reset(struct th_event *ev, json_object *root, int64_t time_ms, co
     ev->geo_done = false;
 }
 
-static struct th_str str_of(json_object *o)
+void th__event_set_tape(struct th_event *ev, const struct th_tape *t, const char *src,
+                        size_t len)
 {
-    struct th_str s = {NULL, 0};
-    if (o && json_object_is_type(o, json_type_string)) {
-        s.p = json_object_get_string(o);
-        s.len = (size_t)json_object_get_string_len(o);
-    }
-    return s;
+    ev->tape = t;
+    ev->src = src;
+    ev->src_len = len;
 }
 
 static json_object *get(json_object *o, const char *key)
@@ -48,9 +50,54 @@ static json_object *get(json_object *o, const char *key)
     return NULL;
 }
 
+/*
+ * The value at a path of object keys from the event's root, whichever form the event has:
+ * *out is the string (a NULL slice for another type); returns false when the path has no
+ * value (a missing key, a non-object on the way, or null).
+ */
+static bool path_get(const struct th_event *ev, const char *const *keys, size_t n,
+                     struct th_str *out)
+{
+    out->p = NULL;
+    out->len = 0;
+    if (ev->tape) {
+        const struct th_tape *t = ev->tape;
+        uint32_t i = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (t->n[i].kind != TH_T_OBJ)
+                return false;
+            if (!(i = th__tape_member(t, i, keys[k], strlen(keys[k]))))
+                return false;
+        }
+        if (t->n[i].kind == TH_T_NULL)
+            return false;
+        if (t->n[i].kind == TH_T_STR)
+            *out = th__tape_text(t, i);
+        return true;
+    }
+    json_object *o = ev->root;
+    for (size_t k = 0; k < n && o; k++)
+        o = get(o, keys[k]);
+    if (!o)
+        return false;
+    if (json_object_is_type(o, json_type_string)) {
+        out->p = json_object_get_string(o);
+        out->len = (size_t)json_object_get_string_len(o);
+    }
+    return true;
+}
+
+/* The string at a path, or a NULL slice. */
+static struct th_str path_str(const struct th_event *ev, const char *const *keys, size_t n)
+{
+    struct th_str s;
+    path_get(ev, keys, n, &s);
+    return s;
+}
+
 struct th_str th__event_str(const struct th_event *ev, const char *key)
 {
-    return str_of(get(ev->root, key));
+    return path_str(ev, &key, 1);
 }
 
 const char *th__event_arena_copy(struct th_event *ev, const char *p, size_t len)
@@ -67,10 +114,27 @@ struct th_str th__event_text(const struct th_event *ev)
 {
     struct th_str s = {ev->raw, ev->raw_len};
     if (!s.p) {
+        json_object *root = ev->root;
+        if (!root && ev->tape && ev->src) {
+            /* A tape event from inside a document: the same tree the document's parse
+             * would have given, parsed now that its serialization is wanted. The tree is
+             * a cache the tape keeps (a tape is never const in fact: its reader owns it). */
+            struct th_tape *t = (struct th_tape *)(uintptr_t)ev->tape;
+            if (!t->tree) {
+                json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH * 16);
+                if (tok) {
+                    t->tree = json_tokener_parse_ex(tok, ev->src, (int)ev->src_len);
+                    json_tokener_free(tok);
+                }
+            }
+            root = t->tree;
+        }
+        if (!root)
+            return s;
         size_t len = 0;
         /* No `\/`: the same event gives the same bytes whatever format it came in. */
         int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
-        s.p = json_object_to_json_string_length(ev->root, flags, &len);
+        s.p = json_object_to_json_string_length(root, flags, &len);
         s.len = len;
     }
     return s;
@@ -151,17 +215,21 @@ static struct th_str ip_class(struct th_str ip)
     return none;
 }
 
+static const char *const uid_arn[] = {"userIdentity", "arn"};
+
 /* usr.name: userIdentity.userName, else the session issuer's user name, else the session. */
 static struct th_str usr_name(struct th_event *ev)
 {
-    json_object *uid = get(ev->root, "userIdentity");
-    struct th_str s = str_of(get(uid, "userName"));
+    static const char *const user[] = {"userIdentity", "userName"};
+    static const char *const issuer[] = {"userIdentity", "sessionContext", "sessionIssuer",
+                                         "userName"};
+    struct th_str s = path_str(ev, user, 2);
     if (s.p)
         return s;
-    s = str_of(get(get(get(uid, "sessionContext"), "sessionIssuer"), "userName"));
+    s = path_str(ev, issuer, 4);
     if (s.p)
         return s;
-    return assumed_role_part(str_of(get(uid, "arn")), 1);
+    return assumed_role_part(path_str(ev, uid_arn, 2), 1);
 }
 
 const struct th_geo_info *th__event_geo(struct th_event *ev)
@@ -244,15 +312,20 @@ static struct th_str compute(struct th_event *ev, enum th_derived d)
     case TH_DERIVED_USR_NAME:
         return usr_name(ev);
     case TH_DERIVED_SESSION_NAME:
-        return assumed_role_part(str_of(get(get(ev->root, "userIdentity"), "arn")), 1);
+        return assumed_role_part(path_str(ev, uid_arn, 2), 1);
     case TH_DERIVED_ASSUMED_ROLE:
-        return assumed_role_part(str_of(get(get(ev->root, "userIdentity"), "arn")), 0);
+        return assumed_role_part(path_str(ev, uid_arn, 2), 0);
     case TH_DERIVED_IP_CLASS:
         return ip_class(th__event_str(ev, "sourceIPAddress"));
     case TH_DERIVED_LEVEL:
-        return get(ev->root, "errorCode") ? lit("Error") : lit("Info");
-    case TH_DERIVED_STATUS:
-        return get(ev->root, "errorCode") ? lit("error") : lit("info");
+    case TH_DERIVED_STATUS: {
+        static const char *const code[] = {"errorCode"};
+        struct th_str unused;
+        bool err = path_get(ev, code, 1, &unused);
+        if (d == TH_DERIVED_LEVEL)
+            return err ? lit("Error") : lit("Info");
+        return err ? lit("error") : lit("info");
+    }
     case TH_DERIVED_SOURCE:
     case TH_DERIVED_SERVICE:
         return lit("cloudtrail");

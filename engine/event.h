@@ -63,11 +63,17 @@ _Static_assert(TH_DERIVED__COUNT <= 32, "derived_done is a 32-bit mask");
 
 struct th_geo;
 struct th_geo_info;
+struct th_tape;
 
 #define TH_EVENT_ARENA 2048
 
 struct th_event {
-    json_object *root; /* borrowed: owned by the reader until the callback returns */
+    json_object *root; /* borrowed: owned by the reader until the callback returns; NULL
+                          when the event comes as a tape */
+    const struct th_tape *tape; /* borrowed, or NULL: the event as a tape (tape.h), read
+                                   instead of root (th__event_set_tape) */
+    const char *src;   /* with a tape: the event's JSON bytes (borrowed, as the tape) */
+    size_t src_len;
     const char *raw;   /* the event's original bytes when it was one whole line, else NULL */
     size_t raw_len;
     int64_t time_ms;   /* eventTime, milliseconds since the epoch (UTC) */
@@ -88,6 +94,13 @@ struct th_event {
  * reset to NULL: a caller with databases sets it again after each reset. */
 void th__event_reset(struct th_event *ev, json_object *root, int64_t time_ms, const char *file,
                      uint64_t line, const char *raw, size_t raw_len);
+
+/* After a reset with a NULL root: the event is the tape t, built from src[0..len) (both
+ * borrowed until the next reset). Attributes are then read from the tape; only
+ * th__event_text, for an event without raw bytes, parses src with json-c (once, kept by
+ * the tape until it is rebuilt). */
+void th__event_set_tape(struct th_event *ev, const struct th_tape *t, const char *src,
+                        size_t len);
 
 /*
  * The derived attribute d of ev, computed on first use. Returns a slice into the json-c
@@ -117,7 +130,8 @@ struct th_str th__event_str(const struct th_event *ev, const char *key);
 const char *th__event_arena_copy(struct th_event *ev, const char *p, size_t len);
 
 /* The event's serialized form: raw bytes when known, else json-c's plain serialization
- * (owned by the tree). */
+ * (owned by the tree; for a tape event, of src parsed by json-c then; a NULL slice if that
+ * fails for want of memory). */
 struct th_str th__event_text(const struct th_event *ev);
 
 #endif

@@ -40,6 +40,7 @@ struct list {
 
 struct th_kafka_producer {
     rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
     rd_kafka_conf_t *tpl; /* the configuration, for a restart after a fatal error */
     char *topic;
     const struct th_kafka_props *props;
@@ -141,10 +142,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     free(r);
 }
 
+/* Warnings only: errors (levels 0-3) also come to error_cb, and are reported from there. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     struct th_kafka_producer *p = rd_kafka_opaque(rk);
-    if (!p || level > LOG_WARNING || th__kafka_log_is_noise(fac, buf))
+    if (!p || level != LOG_WARNING || th__kafka_log_is_noise(fac, buf))
         return;
     plog(p, "kafka output: %s", buf);
 }
@@ -166,7 +168,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static bool produce(struct th_kafka_producer *p, struct rec *r)
 {
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(r->klen ? r->bytes : NULL, r->klen),
+        p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_KEY(r->klen ? r->bytes : NULL, r->klen),
         RD_KAFKA_V_VALUE(r->bytes + r->klen, r->vlen), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         list_push(&p->inflight, r);
@@ -212,6 +214,15 @@ static int start(struct th_kafka_producer *p, struct th_err *err)
                        th__kafka_redact(p->props, errstr, safe, sizeof safe));
     }
     rd_kafka_set_log_queue(p->rk, NULL);
+    /* The topic's handle, taken now: librdkafka fetches its metadata (and the idempotent
+     * producer its id) at once, not when the first signal comes. */
+    p->rkt = rd_kafka_topic_new(p->rk, p->topic, NULL);
+    if (!p->rkt) {
+        rd_kafka_destroy(p->rk);
+        p->rk = NULL;
+        return th__err(err, TH_ECONFIG, NULL, "kafka output: %s: %s", p->topic,
+                       rd_kafka_err2str(rd_kafka_last_error()));
+    }
     return 0;
 }
 
@@ -222,6 +233,8 @@ static void restart(struct th_kafka_producer *p)
     p->fatal = false;
     rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(p->rk, 0);
+    rd_kafka_topic_destroy(p->rkt);
+    p->rkt = NULL;
     rd_kafka_destroy(p->rk);
     p->rk = NULL;
     while (p->inflight.head) {
@@ -339,6 +352,7 @@ void th__kafka_producer_free(struct th_kafka_producer *p)
         return;
     if (p->rk) {
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_topic_destroy(p->rkt);
         rd_kafka_destroy(p->rk);
     }
     if (p->tpl)

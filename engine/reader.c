@@ -50,16 +50,27 @@
 #define ZLIB_CONST
 #include <zlib.h>
 
+#include "jscan.h"
+#include "tape.h"
 #include "timeutil.h"
 
 #define DEFAULT_MAX_EVENT ((size_t)1 << 20)
 #define DEFAULT_MAX_DOCUMENT ((size_t)512 << 20)
 #define DEFAULT_MAX_DEPTH 64
 #define MAX_EVENT_LIMIT ((size_t)1 << 30) /* keeps every chunk below json-c's INT_MAX */
-#define CHUNK ((size_t)128 * 1024)        /* the least free room the window refills into */
-#define ZCHUNK ((size_t)128 * 1024)       /* compressed input read per call */
+/* The fuzz build (tests/fuzz, TH_FUZZ) makes both tiny, so that small inputs cross every
+ * refill, compaction and inflate boundary that large archives do. */
+#ifndef TH_READER_CHUNK
+#define TH_READER_CHUNK (128 * 1024)
+#endif
+#ifndef TH_READER_ZCHUNK
+#define TH_READER_ZCHUNK (128 * 1024)
+#endif
+#define CHUNK ((size_t)TH_READER_CHUNK)   /* the least free room the window refills into */
+#define ZCHUNK ((size_t)TH_READER_ZCHUNK) /* compressed input read per call */
 #define PEEK 64                           /* bytes looked at to classify a value */
 #define MAX_ENVELOPES 16                  /* arrays and messages nested in each other */
+#define FAST_DOC_MAX ((size_t)64 << 20)   /* largest Records document the fast path takes */
 
 struct th_reader {
     struct th_reader_limits lim;
@@ -75,6 +86,15 @@ struct th_reader {
     int stop;           /* the callback's non-zero value: unwind and return it */
     struct th_err *err; /* the current read_path call's, may be NULL */
     bool io_failed;     /* the current read_path call met an unreadable file */
+    struct th_reader_fast fast; /* the fast path, when fast.wanted is set */
+    bool checked;               /* the next emitted event is the one wanted() accepted */
+    struct th_jscan_elem *elems; /* a Records document's elements (fast path) */
+    size_t elems_cap;
+    struct th_jmember *mems;     /* their top-level members */
+    size_t mems_cap;
+    struct th_jmember mem[64];   /* a line's top-level members */
+    struct th_tape tape;         /* the fast path's tape, reused */
+    unsigned wanted_avg;         /* share of events wanted lately, out of 1024 */
 };
 
 enum gz_state { GZ_MEMBER, GZ_BETWEEN, GZ_DONE };
@@ -413,7 +433,9 @@ static void emit(struct th_reader *r, struct src *s, json_object *ev, uint64_t l
         .raw_len = raw ? raw_len : 0,
         .file = s->name,
         .line = line,
+        .checked = r->checked,
     };
+    r->checked = false;
     int rc = r->fn(r->ctx, &e);
     if (rc)
         r->stop = rc;
@@ -660,6 +682,179 @@ static void value_cut(struct th_reader *r, struct src *s, uint64_t line,
     }
 }
 
+/* ---------------------------------------------------------------------------------------
+ * The fast path (th_reader_fast): events the scanner validates skip json-c when unwanted
+ * ------------------------------------------------------------------------------------- */
+
+/* Hands over a wanted event as the tape r->tape of src[0..n) (raw: its whole line). */
+static void fast_emit_tape(struct th_reader *r, const struct src *s, int64_t ms, uint64_t line,
+                           const char *src, size_t n, bool raw)
+{
+    r->st.events++;
+    if (!r->fn)
+        return;
+    struct th_read_event e = {
+        .obj = NULL,
+        .tape = &r->tape,
+        .src = src,
+        .src_len = n,
+        .time_ms = ms,
+        .raw = raw ? src : NULL,
+        .raw_len = raw ? n : 0,
+        .file = s->name,
+        .line = line,
+        .checked = true,
+    };
+    int rc = r->fn(r->ctx, &e);
+    if (rc)
+        r->stop = rc;
+}
+
+/* Counts an event accepted without parsing and hands its time over. */
+static void fast_skip(struct th_reader *r, const struct src *s, int64_t ms, uint64_t line)
+{
+    r->st.events++;
+    int rc = r->fast.skipped(r->fast.ctx, ms, s->name, line);
+    if (rc)
+        r->stop = rc;
+}
+
+/*
+ * A value that is one line of len bytes at vs: true when it was handled here (an unwanted
+ * event, counted and skipped; c is then past its line), false when the ordinary path must
+ * parse it (wanted, or anything unusual).
+ */
+static bool fast_line(struct th_reader *r, struct src *s, struct cur *c, uint64_t vs,
+                      uint64_t vline, size_t len)
+{
+    const char *p = at(s, vs);
+    struct th_jscan js = {.mem = r->mem, .mem_cap = TH_ARRAY_LEN(r->mem)};
+    int64_t ms;
+    /* When most events are wanted, the tape is recorded in the pass that validates; when
+     * few are, a second pass records it for those only. */
+    struct th_tape *tape = r->fast.tapes && r->wanted_avg >= 256 ? &r->tape : NULL;
+    if (*p != '{' || !th__jscan_object(p, len, r->lim.max_depth - 1, &js, tape))
+        return false;
+    for (size_t i = js.end; i < len; i++) /* as the ordinary path: only blanks may follow */
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return false;
+    if ((js.flags & (TH_JSCAN_ENVELOPE | TH_JSCAN_TIME_ODD)) || !js.time ||
+        !th__time_parse(js.time, js.time_len, &ms))
+        return false;
+    bool want = r->fast.wanted(r->fast.ctx, p, js.end, &js);
+    r->wanted_avg += (want ? 32 : 0) - r->wanted_avg / 32;
+    if (want && !tape && r->fast.tapes) {
+        struct th_jscan again = {0};
+        tape = &r->tape;
+        if (!th__jscan_object(p, js.end, r->lim.max_depth - 1, &again, tape))
+            tape->ok = false;
+    }
+    if (want && !(tape && tape->ok)) {
+        r->checked = true;
+        return false;
+    }
+    c->pos = vs + len;
+    c->line = vline;
+    if (c->pos < s->wend) { /* its newline */
+        c->pos++;
+        c->line++;
+    }
+    if (want)
+        fast_emit_tape(r, s, ms, vline, p, js.end, true);
+    else
+        fast_skip(r, s, ms, vline);
+    return true;
+}
+
+/*
+ * A document at vs: when it is a Records document the scanner validates whole (read into
+ * the window, at most FAST_DOC_MAX bytes) and only blanks and a newline or another
+ * document follow it, its elements are handled here one by one (unwanted ones skipped, the
+ * others parsed alone and emitted as the ordinary path would) and true is returned; else
+ * false, with the window still holding everything from vs for the ordinary path.
+ */
+static bool fast_records(struct th_reader *r, struct src *s, struct cur *c, uint64_t vs,
+                         uint64_t vline)
+{
+    size_t maxlen = r->lim.max_document_size < FAST_DOC_MAX ? r->lim.max_document_size
+                                                            : FAST_DOC_MAX;
+    size_t count = 0, end = 0, next_try = 0;
+    unsigned lines = 0;
+    for (;;) {
+        size_t avail = (size_t)(s->wend - vs);
+        if (avail > maxlen)
+            return false;
+        const char *p = at(s, vs), *q = p + avail;
+        while (q > p && is_ws(q[-1]))
+            q--;
+        /* Scan when the input ended, or when the bytes so far may end the document (and
+         * are twice what the last failed try saw, so the scans cost linear time). */
+        if (s->eof || (q > p && q[-1] == '}' && avail >= next_try)) {
+            if (th__jscan_records(p, avail, r->lim.max_depth - 1, &r->elems, &r->elems_cap,
+                                  &r->mems, &r->mems_cap, &count, &end, &lines))
+                break;
+            if (s->eof)
+                return false;
+            next_try = 2 * avail;
+        }
+        fill(r, s, vs);
+    }
+    /* What follows, as the ordinary path demands: blanks, then a newline, the end, or the
+     * next document. The window keeps the document meanwhile. */
+    uint64_t pos = vs + end, line = vline + lines;
+    for (;;) {
+        if (pos == s->wend && !fill(r, s, vs))
+            break;
+        const char *p = at(s, pos), *e = at(s, s->wend);
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        pos = s->wend - (uint64_t)(e - p);
+        if (p == e)
+            continue;
+        if (*p == '\n') {
+            pos++;
+            line++;
+            break;
+        }
+        if (*p == '{')
+            break;
+        return false;
+    }
+    c->pos = pos;
+    c->line = line;
+    const char *doc = at(s, vs);
+    for (size_t i = 0; i < count && !r->stop; i++) {
+        const struct th_jscan_elem *el = &r->elems[i];
+        const char *ep = doc + el->start;
+        size_t en = el->end - el->start;
+        int64_t ms;
+        bool plain = !(el->info.flags & TH_JSCAN_TIME_ODD) && el->info.time &&
+                     th__time_parse(el->info.time, el->info.time_len, &ms);
+        if (plain && !r->fast.wanted(r->fast.ctx, ep, en, &el->info)) {
+            fast_skip(r, s, ms, vline);
+            continue;
+        }
+        struct th_jscan again = {0};
+        if (plain && r->fast.tapes &&
+            th__jscan_object(ep, en, r->lim.max_depth - 1, &again, &r->tape) && r->tape.ok) {
+            fast_emit_tape(r, s, ms, vline, ep, en, false);
+            continue;
+        }
+        json_tokener_reset(r->tok);
+        json_object *obj = json_tokener_parse_ex(r->tok, ep, (int)en);
+        if (!obj) { /* out of memory: json-c accepts everything the scanner does */
+            reject(r, s, vline, TH_REJECT_MALFORMED, "Records[%zu]: %s", i,
+                   json_tokener_error_desc(json_tokener_get_error(r->tok)));
+            continue;
+        }
+        r->checked = plain;
+        emit(r, s, obj, vline, NULL, 0, "Records", i);
+        r->checked = false;
+        json_object_put(obj);
+    }
+    return true;
+}
+
 /* Reads the value starting at c->pos (not white space) and leaves c where the next begins. */
 static void read_value(struct th_reader *r, struct src *s, struct cur *c)
 {
@@ -667,12 +862,17 @@ static void read_value(struct th_reader *r, struct src *s, struct cur *c)
     size_t peek = have(r, s, vs, PEEK);
     const bool doc = is_document(at(s, vs), peek < PEEK ? peek : PEEK);
     const size_t limit = doc ? r->lim.max_document_size : r->lim.max_event_size;
+    size_t line_len = 0;
 
-    if (!doc && first_line_len(r, s, vs, limit) == SIZE_MAX) {
+    r->checked = false;
+    if (!doc && (line_len = first_line_len(r, s, vs, limit)) == SIZE_MAX) {
         reject(r, s, vline, TH_REJECT_TOO_LARGE, "line longer than %zu bytes", limit);
         skip_line(r, s, c, vs, vline);
         return;
     }
+    if (r->fast.wanted &&
+        (doc ? fast_records(r, s, c, vs, vline) : fast_line(r, s, c, vs, vline, line_len)))
+        return;
 
     json_tokener_reset(r->tok);
     uint64_t fpos = vs, fline = vline, lstart = vs, end;
@@ -1145,6 +1345,9 @@ void th__reader_free(struct th_reader *r)
         inflateEnd(&r->zs);
     free(r->buf);
     free(r->zin);
+    free(r->elems);
+    free(r->mems);
+    th__tape_fini(&r->tape);
     free(r);
 }
 
@@ -1212,4 +1415,12 @@ int th__reader_read_buffer(struct th_reader *r, const char *name, const void *da
 const struct th_reader_stats *th__reader_stats(const struct th_reader *r)
 {
     return &r->st;
+}
+
+void th__reader_set_fast(struct th_reader *r, const struct th_reader_fast *f)
+{
+    if (f)
+        r->fast = *f;
+    else
+        memset(&r->fast, 0, sizeof r->fast);
 }

@@ -42,14 +42,21 @@ enum th_reject {
 
 const char *th__reject_name(enum th_reject r);
 
+struct th_tape;
+
 /* One accepted event, borrowed for the duration of the callback. */
 struct th_read_event {
-    json_object *obj;   /* the event object */
+    json_object *obj;   /* the event object; NULL when it comes as a tape */
+    const struct th_tape *tape; /* the event as a tape (fast path, tape.h), or NULL */
+    const char *src;    /* with a tape: the event's JSON bytes */
+    size_t src_len;
     int64_t time_ms;    /* its parsed eventTime */
     const char *raw;    /* its original bytes when it was one whole line, else NULL */
     size_t raw_len;
     const char *file;   /* the source name */
     uint64_t line;      /* 1-based line where the event (or its document) starts */
+    bool checked;       /* the fast path's wanted() was just asked about these bytes and
+                           said yes (its caller may reuse what it computed then) */
 };
 
 /* Returns 0 to go on, non-zero to stop reading (the reader then returns that value). */
@@ -97,5 +104,33 @@ int th__reader_read_buffer(struct th_reader *r, const char *name, const void *da
                            size_t len);
 
 const struct th_reader_stats *th__reader_stats(const struct th_reader *r);
+
+/*
+ * The fast path (the prefilter's hook). When set, an event that is a whole line, or an
+ * element of a `{"Records":[...]}` document, and whose bytes the strict scanner (jscan.h)
+ * validates with a plain top-level eventTime that parses, is first offered to wanted()
+ * with its bytes (the line without trailing white space, or the element) and what the
+ * scanner found (flags, top-level members). When wanted() says no, the event is counted as accepted and
+ * handed to skipped() with its time instead of being parsed; json-c would have accepted it
+ * (jscan.h), so counts and event time are exactly what the full path gives. When it says
+ * yes, or anything about the event is unusual (an envelope, a bad or odd eventTime, a
+ * value the scanner does not accept), the ordinary path parses and reports it.
+ * A Records document is taken this way only when it is at most 64 MiB (and within the
+ * document limit); larger ones stream through json-c as before.
+ */
+struct th_jscan;
+
+struct th_reader_fast {
+    bool (*wanted)(void *ctx, const char *p, size_t n, const struct th_jscan *js);
+    /* Returns 0 to go on, non-zero to stop reading (as th_event_fn). */
+    int (*skipped)(void *ctx, int64_t time_ms, const char *file, uint64_t line);
+    void *ctx;
+    /* Wanted events are handed over as tapes (th_read_event.tape, obj NULL) whenever the
+     * scanner could record one, instead of being parsed by json-c. */
+    bool tapes;
+};
+
+/* Sets (f non-NULL, copied) or clears (NULL) the fast path. */
+void th__reader_set_fast(struct th_reader *r, const struct th_reader_fast *f);
 
 #endif

@@ -134,14 +134,16 @@ int th__kafka_url_parse(const char *url, enum th_kafka_url_kind kind, struct th_
         th__err(err, rc, NULL, "%.300s: expected brokers and a topic (%s)", url, form);
         goto fail;
     }
-    for (const char *b = p; b < p + blen;) {
+    for (const char *b = p;; b++) { /* each entry, empty ones too */
         size_t l = strcspn(b, ",/");
         if (!broker_ok(b, l)) {
             th__err(err, rc, NULL, "%.300s: '%.*s' is not HOST:PORT", url, (int)(l > 100 ? 100 : l),
                     b);
             goto fail;
         }
-        b += l + (b[l] == ',');
+        b += l;
+        if (*b != ',')
+            break;
     }
     if (!(u->brokers = th__strndup(p, blen)))
         goto oom;
@@ -389,10 +391,11 @@ static void consumer_log(struct th_kafka_consumer *c, const char *fmt, ...)
     c->hooks.log(c->hooks.ctx, th__kafka_redact(c->props, raw, msg, sizeof msg));
 }
 
+/* Warnings only: errors (levels 0-3) also come to error_cb, and are reported from there. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     struct th_kafka_consumer *c = rd_kafka_opaque(rk);
-    if (!c || level > LOG_WARNING || th__kafka_log_is_noise(fac, buf))
+    if (!c || level != LOG_WARNING || th__kafka_log_is_noise(fac, buf))
         return;
     consumer_log(c, "kafka consumer: %s", buf);
 }
@@ -731,11 +734,13 @@ struct th_kafka_part *th__kafka_consumer_part(struct th_kafka_consumer *c, size_
 
 int64_t th__kafka_consumer_lag(struct th_kafka_consumer *c, const struct th_kafka_part *p)
 {
+    if (p->eof)
+        return 0;
     int64_t lo = -1, hi = -1;
     if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) ||
         hi < 0)
         return -1;
-    int64_t pos = p->next >= 0 ? p->next : p->committed >= 0 ? p->committed : lo;
+    int64_t pos = p->next >= 0 ? p->next : p->committed;
     if (pos < 0)
         return -1;
     return hi > pos ? hi - pos : 0;

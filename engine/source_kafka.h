@@ -208,7 +208,8 @@ size_t th__kafka_consumer_nparts(const struct th_kafka_consumer *c);
 struct th_kafka_part *th__kafka_consumer_part(struct th_kafka_consumer *c, size_t i);
 
 /* Messages between `next` (or the committed offset) and the partition's end, as last
- * seen by the fetcher (no request is made); -1 when not known yet. */
+ * seen by the fetcher (no request is made); 0 at the end; -1 when not known yet (nothing
+ * read and nothing committed). */
 int64_t th__kafka_consumer_lag(struct th_kafka_consumer *c, const struct th_kafka_part *p);
 
 /* True when partitions are assigned and every one of them is at its end. */

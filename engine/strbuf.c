@@ -278,15 +278,16 @@ static size_t add_text_string(struct th_strbuf *sb, const unsigned char *p, size
     size_t run = i;
     while (i < len && p[i] != q) {
         unsigned char c = p[i];
-        size_t n = 1;
+        size_t n = c >= 0x80 ? utf8_len(p + i, len - i) : 0;
         if (c >= 0x20 && c < 0x80 && c != '\\' && c != '"') {
             i++;
             continue;
         }
-        if (c >= 0x80 && (n = utf8_len(p + i, len - i)) > 0) {
+        if (n > 0) {
             i += n;
             continue;
         }
+        n = 1;
         if (c == '\\' && i + 1 < len && p[i + 1] && strchr("\"\\/bfnrt", p[i + 1])) {
             i += 2;
             continue;

@@ -161,6 +161,11 @@ struct th_options {
      * writes it. NULL: no persistence. */
     const char *state_dir;
     int reset_state;           /* start empty: ignore (and later overwrite) the snapshot */
+    /* The literal prefilter (on by default): events in whose raw text no rule's required
+     * literals occur are counted and their time taken without being parsed, and each
+     * parsed event is evaluated only against the rules whose literals occur. It never
+     * changes signals or counts; set no_prefilter to turn it off (for comparisons). */
+    int no_prefilter;
 };
 
 void th_options_init(struct th_options *o);

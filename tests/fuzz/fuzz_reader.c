@@ -15,7 +15,10 @@
  * Every accepted event is also turned into a th_event whose derived attributes are all
  * computed, whose leaves are all walked and whose text is taken, so hostile trees
  * (userIdentity as a string, eventID as a number, arrays where objects belong) go through
- * the attribute code too. A disagreement or a broken invariant aborts: it is a finding.
+ * the attribute code too, and its text is made into what a signal's samples hold
+ * (th__sb_add_json_text), which must be strict JSON (fuzz_strict_json) and, for a text that
+ * was strict JSON already, the same bytes. A disagreement or a broken invariant aborts: it
+ * is a finding.
  *
  * Ignores: GeoIP (fuzz_query covers lookups); the order of files in a directory walk.
  */
@@ -31,12 +34,14 @@
 #include "event.h"
 #include "fuzz_common.h"
 #include "reader.h"
+#include "strbuf.h"
 
 /* What one read saw, to compare reads of the same bytes. */
 struct seen {
     uint64_t events;
     uint64_t hash; /* FNV-1a over each event's time, line and text */
     struct th_event ev;
+    struct th_strbuf sb;
 };
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -69,6 +74,16 @@ static int on_event(void *ctx, const struct th_read_event *re)
     if (!t.p)
         abort();
     s->hash = fnv(s->hash, t.p, t.len);
+    /* What a signal's samples would hold: strict JSON, and the very bytes when the event's
+     * text was strict JSON already. */
+    th__sb_reset(&s->sb);
+    th__sb_add_json_text(&s->sb, t.p, t.len);
+    if (s->sb.oom || !fuzz_strict_json(s->sb.p, s->sb.len) ||
+        (fuzz_strict_json(t.p, t.len) && (s->sb.len != t.len || memcmp(s->sb.p, t.p, t.len)))) {
+        fprintf(stderr, "fuzz_reader: a sample is not strict JSON, or was changed: %.*s\n",
+                (int)(s->sb.len < 300 ? s->sb.len : 300), s->sb.p);
+        abort();
+    }
     for (int d = 0; d < TH_DERIVED__COUNT; d++) {
         struct th_str v = th__event_derived(&s->ev, (enum th_derived)d);
         if (v.p && v.len)
@@ -86,7 +101,9 @@ static int on_event(void *ctx, const struct th_read_event *re)
 static void read_once(const struct th_reader_limits *lim, const void *data, size_t len,
                       int memfd, struct seen *seen, struct th_reader_stats *st)
 {
+    struct th_strbuf sb = seen->sb; /* kept across reads: its memory is reused */
     memset(seen, 0, sizeof *seen);
+    seen->sb = sb;
     seen->hash = 0xcbf29ce484222325ULL;
     struct th_reader *r = NULL;
     if (th__reader_new(lim, on_event, seen, &r) < 0)

@@ -7,6 +7,7 @@
  *
  * An input is `RULE` or `RULE\n#events\nEVENTS` (the built-in events when it has none).
  * Findings, besides crashes, leaks and hangs:
+ *   - an output line that is not one strict JSON object (RFC 8259, valid UTF-8);
  *   - a failed load that reported no error, a diagnostic without a location, or one that
  *     is not one line;
  *   - two runs of the same rule over the same events whose output differs (the output
@@ -68,8 +69,11 @@ struct out {
 static int on_line(void *ctx, const char *line, size_t len)
 {
     struct out *o = ctx;
-    if (len == 0 || line[0] != '{' || line[len - 1] != '}' || memchr(line, '\n', len))
-        abort(); /* one JSON object per line */
+    if (len == 0 || line[0] != '{' || line[len - 1] != '}' || memchr(line, '\n', len) ||
+        !fuzz_strict_json(line, len)) {
+        fprintf(stderr, "fuzz_rule: not one strict JSON object: %.*s\n", (int)len, line);
+        abort(); /* one JSON object per line, strict JSON (RFC 8259) in valid UTF-8 */
+    }
     for (size_t i = 0; i < len; i++)
         o->hash = (o->hash ^ (unsigned char)line[i]) * 0x100000001b3ULL;
     o->hash = (o->hash ^ '\n') * 0x100000001b3ULL;

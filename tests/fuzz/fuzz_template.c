@@ -6,9 +6,10 @@
  * compiles, rendered against each event (the built-in events when the input has none) and
  * once without an event, with the event's time as first_seen and last_seen (so hostile
  * eventTime values such as year 0000 or 9999 reach the time formatter). A template without
- * `{{` must render as itself; a failed compile must say where and why, within the text.
+ * `{{` must render as itself, and every rendering, JSON-escaped as a signal's message is,
+ * must be a strict JSON string; a failed compile must say where and why, within the text.
  *
- * Ignores: JSON escaping of the result (output_json.c does it; fuzz_rule covers that path).
+ * Ignores: the rest of a signal (fuzz_rule writes whole signals).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ struct run {
     const char *text;
     size_t len;
     bool literal;
-    struct th_strbuf sb;
+    struct th_strbuf sb, js;
     struct th_event ev;
 };
 
@@ -36,6 +37,11 @@ static void render(struct run *r, struct th_event *ev, int64_t t)
     if (r->sb.oom)
         abort();
     if (r->literal && (r->sb.len != r->len || (r->len && memcmp(r->sb.p, r->text, r->len))))
+        abort();
+    /* As the signal writes it: a strict JSON string whatever the event held. */
+    th__sb_reset(&r->js);
+    th__sb_add_json_str(&r->js, r->sb.p ? r->sb.p : "", r->sb.len);
+    if (r->js.oom || !fuzz_strict_json(r->js.p, r->js.len))
         abort();
 }
 
@@ -71,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     th__sb_init(&r.sb);
+    th__sb_init(&r.js);
     render(&r, NULL, 0);
     struct th_reader *rd = NULL;
     if (th__reader_new(NULL, on_event, &r, &rd) < 0)
@@ -78,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     th__reader_read_buffer(rd, "fuzz.json", events, elen);
     th__reader_free(rd);
     th__sb_fini(&r.sb);
+    th__sb_fini(&r.js);
     th__template_free(r.t);
     return 0;
 }

@@ -42,6 +42,7 @@ dict_of() {
     query) echo query ;;
     template) echo template ;;
     rule_*) echo rule ;;
+    config) echo config ;;
     *) echo "" ;;
     esac
 }
@@ -54,7 +55,7 @@ run_one() { # TARGET
     dict=""
     [ -n "$d" ] && [ -f "tests/fuzz/dict/$d.dict" ] && dict="-dict=tests/fuzz/dict/$d.dict"
     maxlen=4096
-    case $t in reader | rule_*) maxlen=65536 ;; esac
+    case $t in reader | rule_*) maxlen=16384 ;; esac
     status=0
     # shellcheck disable=SC2086 # dict is empty or one flag
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
