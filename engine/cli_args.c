@@ -48,6 +48,7 @@ enum {
     OPT_COMMIT_INTERVAL,
     OPT_EXIT_AT_END,
     OPT_NO_PREFILTER,
+    OPT_THREADS,
 };
 
 #define RUN TH_CLI_RUN
@@ -114,6 +115,9 @@ static const struct {
      "Kafka: how often offsets are committed, once signals and state are durable (default 5s)"},
     {{"exit-at-end", no_argument, NULL, OPT_EXIT_AT_END}, RUN, NULL,
      "Kafka: stop (and commit) once every assigned partition has been read to its end"},
+    {{"threads", required_argument, NULL, OPT_THREADS}, RUN | HUNT, "N",
+     "2: read (files, gzip, the prefilter) on a second thread while evaluating on the first; "
+     "the same output, byte for byte (default 1)"},
     {{"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER}, RUN | HUNT, NULL,
      "parse and evaluate every event, even those in which no rule's literals occur (the "
      "results are the same; for comparisons)"},
@@ -258,6 +262,8 @@ static size_t config_keys(enum th_cli_cmd cmd, struct th_config_key *keys, char 
             k.type = TH_CONFIG_SIZE;
         else if (c == OPT_MAX_DEPTH)
             k = (struct th_config_key){names[n], TH_CONFIG_INT, c, 2, 10000, NULL};
+        else if (c == OPT_THREADS)
+            k = (struct th_config_key){names[n], TH_CONFIG_INT, c, 1, 64, NULL};
         else if (c == OPT_FORMAT)
             k.choices = formats;
         keys[n++] = k;
@@ -488,6 +494,13 @@ static int parse(enum th_cli_cmd cmd, int argc, char **argv, struct th_cli_args 
         case OPT_NO_PREFILTER:
             a->opts.no_prefilter = 1;
             break;
+        case OPT_THREADS: {
+            unsigned long long v;
+            if (!parse_count("threads", optarg, 1, 64, &v))
+                return TH_EXIT_USAGE;
+            a->opts.threads = (int)v;
+            break;
+        }
         case OPT_GEOIP:
         case OPT_ASN:
             if (!optarg[0]) {

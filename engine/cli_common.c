@@ -175,6 +175,9 @@ void th__cli_print_stats(const struct th_engine *eng, double seconds)
     if (s.regex_errors)
         fprintf(f, "  regex limits     %llu matches abandoned at a PCRE2 limit\n",
                 (unsigned long long)s.regex_errors);
+    if (s.prefiltered)
+        fprintf(f, "  prefilter        %llu events skipped unparsed: no rule's literals in them\n",
+                (unsigned long long)s.prefiltered);
     unsigned long long kib = peak_rss_kib();
     if (kib)
         fprintf(f, "  peak memory      %.1f MiB resident\n", (double)kib / 1024);

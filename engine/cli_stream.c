@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -749,7 +750,8 @@ static void summary(struct stream *s)
     }
     double p50, p99;
     if (lat_quantiles(&s->lat, &p50, &p99))
-        fprintf(f, "  latency          produce to signal: p50 %.0f ms, p99 %.0f ms (%llu signals)\n",
+        fprintf(f, "  latency          produce to signal: p50 %.0f ms, p99 %.0f ms (%llu "
+                   "signals)\n",
                 p50, p99, (unsigned long long)s->lat.total);
     if (s->cons && s->t_last > s->t_first) {
         double secs = s->t_last - s->t_first;
@@ -761,6 +763,11 @@ static void summary(struct stream *s)
     if (s->a->opts.state_dir)
         fprintf(f, "  state            %llu snapshots saved in %.3f s\n",
                 (unsigned long long)s->saves, s->save_s);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        fprintf(f, "  cpu              %.3f s user, %.3f s system\n",
+                (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     double secs = mono() - s->start;
     fprintf(f, "  time             %.3f s, %.0f events/s\n", secs,
             secs > 0 ? (double)st.events / secs : 0.0);
@@ -981,6 +988,15 @@ int th__cli_stream_run(struct th_cli_args *a, const struct th_ruleset *rs)
     for (int i = 0; i < a->npositional; i++)
         streaming |= th__kafka_is_url(a->positional[i]);
     pthread_sigmask(streaming ? SIG_BLOCK : SIG_SETMASK, streaming ? &sigs : NULL, &old);
+    if (streaming) {
+        /* An ignored signal is never pending: a shell starts background jobs with SIGINT
+         * ignored, and a stream must still stop gracefully on it. */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGINT, &dfl, NULL);
+        sigaction(SIGTERM, &dfl, NULL);
+    }
 
     int status = setup(&s);
     if (!status && s.have_src) {

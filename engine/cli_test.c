@@ -64,19 +64,27 @@ static int parse_case_args(void *ctx, int argc, char **argv, struct th_options *
     struct th_cli_args a;
     int rc = th__cli_args_parse(TH_CLI_RUN, argc + 1, words, &a);
     if (rc >= 0) {
+        th__cli_args_fini(&a);
         snprintf(err->msg, sizeof err->msg, "not options of trailhound run (see above)");
         return TH_EINVAL;
     }
+    int bad = 0;
     if (a.npositional || a.nrules || strcmp(a.output, "-") != 0) {
         snprintf(err->msg, sizeof err->msg,
                  "sources, --rules and --output are the runner's business, not a case's");
-        return TH_EINVAL;
-    }
-    if (a.opts.state_dir) {
+        bad = TH_EINVAL;
+    } else if (a.opts.state_dir) {
         snprintf(err->msg, sizeof err->msg, "--state has no place in a fixture (every case "
                                             "starts with empty state)");
-        return TH_EINVAL;
+        bad = TH_EINVAL;
+    } else if (a.config_path) {
+        snprintf(err->msg, sizeof err->msg, "-c has no place in a fixture: write the options "
+                                            "in the args file itself");
+        bad = TH_EINVAL;
     }
+    th__cli_args_fini(&a); /* without -c it owns nothing the options point into */
+    if (bad)
+        return bad;
     *opts = a.opts; /* its strings point into argv, which outlives the case */
     return 0;
 }

@@ -26,6 +26,7 @@
 #include "event.h"
 #include "geo.h"
 #include "output.h"
+#include "pipeline.h"
 #include "prefilter.h"
 #include "query.h"
 #include "reader.h"
@@ -63,6 +64,9 @@ struct th_engine {
     struct th_prefilter *pf;    /* units: the detectors (or hunt's query); NULL when off */
     struct th_pf_scratch pfs;
     uint64_t *pf_mask;          /* the units the last wanted() event may match */
+    uint64_t seen;              /* accepted events the engine has handled (progress) */
+    struct th_reader_stats rst_view; /* the reader's counters as of the events handled, */
+    bool rst_view_on;           /* ...while a threaded read runs (the reader's are live) */
     int state_lock;             /* --state: the directory's flock'd lock file, or -1 */
 };
 
@@ -170,14 +174,14 @@ static int64_t clock_tick(struct th_engine *e, int64_t time_ms)
     int64_t watermark = e->newest - e->opts.max_lateness_ms;
     if (time_ms < watermark)
         e->st.late++;
+    e->seen++;
     return watermark;
 }
 
 /* After each accepted event: the progress callback; the reader's stop value. */
 static int after_event(struct th_engine *e)
 {
-    const struct th_reader_stats *rst = th__reader_stats(e->reader);
-    if (e->opts.progress && e->opts.progress_every && rst->events % e->opts.progress_every == 0) {
+    if (e->opts.progress && e->opts.progress_every && e->seen % e->opts.progress_every == 0) {
         struct th_stats s;
         th_engine_stats(e, &s);
         e->opts.progress(e->opts.progress_ctx, &s, e->source);
@@ -205,6 +209,7 @@ static int pf_skipped(void *ctx, int64_t time_ms, const char *file, uint64_t lin
     struct th_engine *e = ctx;
     TH_UNUSED(file);
     TH_UNUSED(line);
+    e->st.prefiltered++;
     int64_t watermark = clock_tick(e, time_ms);
     if (!e->hunt && watermark >= e->advanced_to + TH_MS_PER_SEC)
         advance(e, watermark);
@@ -249,9 +254,10 @@ done:
     return rc;
 }
 
-static int on_event(void *ctx, const struct th_read_event *re)
+/* Evaluates one accepted event; mask: the prefilter's units for it, or NULL (all). */
+static int evaluate_event(struct th_engine *e, const struct th_read_event *re,
+                          const uint64_t *mask)
 {
-    struct th_engine *e = ctx;
     th__event_reset(&e->ev, re->obj, re->time_ms, re->file, re->line, re->raw, re->raw_len);
     if (re->tape)
         th__event_set_tape(&e->ev, re->tape, re->src, re->src_len);
@@ -265,12 +271,40 @@ static int on_event(void *ctx, const struct th_read_event *re)
             put_line(e, text.p, text.len);
         }
     } else {
-        evaluate_rules(e, re->checked && e->pf ? e->pf_mask : NULL);
+        evaluate_rules(e, mask);
         /* Detectors expire state in steps of a second of event time, not per event. */
         if (watermark >= e->advanced_to + TH_MS_PER_SEC)
             advance(e, watermark);
     }
     return after_event(e);
+}
+
+static int on_event(void *ctx, const struct th_read_event *re)
+{
+    struct th_engine *e = ctx;
+    return evaluate_event(e, re, re->checked && e->pf ? e->pf_mask : NULL);
+}
+
+/* The pipeline's side of the engine (pipeline.h): wanted runs on the reader's thread and
+ * touches only the prefilter, its scratch and the learning; the rest on the caller's. */
+static bool pipe_wanted(void *ctx, const char *p, size_t n, const struct th_jscan *js,
+                        uint64_t *mask)
+{
+    struct th_engine *e = ctx;
+    if (TH_UNLIKELY(th__prefilter_learning(e->pf)))
+        th__prefilter_learn(e->pf, p, n);
+    return th__prefilter_check(e->pf, &e->pfs, p, n, js, mask) != 0;
+}
+
+static int pipe_event(void *ctx, const struct th_read_event *re, const uint64_t *mask)
+{
+    return evaluate_event(ctx, re, mask);
+}
+
+static void pipe_stats(void *ctx, const struct th_reader_stats *st)
+{
+    struct th_engine *e = ctx;
+    e->rst_view = *st;
 }
 
 static int engine_common_new(const struct th_options *opts, th_line_fn out, void *out_ctx,
@@ -495,7 +529,18 @@ void th_engine_free(struct th_engine *e)
 int th_engine_read_path(struct th_engine *e, const char *path, struct th_err *err)
 {
     e->source = path;
-    int rc = th__reader_read_path(e->reader, path, err);
+    int rc = TH_EUNSUPPORTED;
+    if (e->opts.threads > 1) {
+        struct th_reader_fast f = {pf_wanted, pf_skipped, e, true};
+        struct th_pipe_ops ops = {pipe_wanted, pipe_event, pf_skipped, pipe_stats, e,
+                                  e->pf ? th__prefilter_mask_words(e->pf) : 0, true};
+        e->rst_view = *th__reader_stats(e->reader);
+        e->rst_view_on = true;
+        rc = th__pipeline_read(e->reader, on_event, e, e->pf ? &f : NULL, &ops, path, err);
+        e->rst_view_on = false;
+    }
+    if (rc == TH_EUNSUPPORTED) /* one thread, or no second one to be had */
+        rc = th__reader_read_path(e->reader, path, err);
     e->source = NULL;
     return rc > 0 ? 0 : rc; /* a positive value only says the line callback stopped us */
 }
@@ -519,7 +564,7 @@ int th_engine_finish(struct th_engine *e)
 void th_engine_stats(const struct th_engine *e, struct th_stats *out)
 {
     *out = e->st;
-    const struct th_reader_stats *r = th__reader_stats(e->reader);
+    const struct th_reader_stats *r = e->rst_view_on ? &e->rst_view : th__reader_stats(e->reader);
     out->files = r->files;
     out->files_unreadable = r->files_unreadable;
     out->bytes = r->bytes;

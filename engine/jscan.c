@@ -188,21 +188,26 @@ static enum key_kind classify_key(const char *k, size_t n)
 
 #define TAPE_NUM_MAX 40 /* longer numbers are left to json-c */
 
-/* Appends a node; on out of memory the tape is marked unusable and NULL returned. */
-static struct th_tnode *tape_add(struct th_tape *t, enum th_tkind kind, size_t off, size_t len)
+/* Makes room for more nodes; false (the tape marked unusable) on out of memory. */
+static bool tape_grow(struct th_tape *t)
 {
-    if (!t->ok)
-        return NULL;
-    if (t->count == t->cap) {
-        size_t ncap = t->cap ? 2 * t->cap : 256;
-        void *np = realloc(t->n, ncap * sizeof *t->n);
-        if (!np) {
-            t->ok = false;
-            return NULL;
-        }
-        t->n = np;
-        t->cap = ncap;
+    size_t ncap = t->cap ? 2 * t->cap : 256;
+    void *np = realloc(t->n, ncap * sizeof *t->n);
+    if (!np) {
+        t->ok = false;
+        return false;
     }
+    t->n = np;
+    t->cap = ncap;
+    return true;
+}
+
+/* Appends a node; on out of memory the tape is marked unusable and NULL returned. */
+static inline struct th_tnode *tape_add(struct th_tape *t, enum th_tkind kind, size_t off,
+                                        size_t len)
+{
+    if (!t->ok || (t->count == t->cap && !tape_grow(t)))
+        return NULL;
     struct th_tnode *nd = &t->n[t->count];
     nd->off = (uint32_t)off;
     nd->len = (uint32_t)len;
@@ -290,6 +295,7 @@ bool th__jscan_object(const char *p0, size_t n, int max_depth, struct th_jscan *
         tape->count = 0;
         tape->dec_len = 0;
         tape->ok = true;
+        tape->root_built = false;
         nodes[0] = 0;
         tape_add(tape, TH_T_OBJ, 0, 0);
     }

@@ -57,6 +57,7 @@ static bool unsafe_byte(unsigned char c)
 struct lit {
     char *s; /* owned; quotes included */
     size_t n;
+    size_t rare; /* the byte searched for first (the rarest looking) */
     int scope;   /* the top-level member it must occur in (index into scopes) */
     bool exists; /* the literal is the member's presence itself (s is its key, quoted) */
     bool numeric;
@@ -80,6 +81,23 @@ struct builder {
     size_t nlits, caplits;
     char **scopes; /* top-level keys, owned */
     size_t nscopes, capscopes;
+};
+
+/* A scope's first-clause literals (ids), by how a member's value is checked for them. */
+struct pf_scope_ix {
+    uint32_t *all, nall;     /* every one: searched for in an object or array value */
+    uint32_t *other, nother; /* on a string value: searched for (or the member's presence) */
+    uint32_t *plen, nplen;   /* distinct lengths of the prefix literals' text */
+    uint32_t *slen, nslen;   /* and of the suffix ones */
+};
+
+enum { SK_EXACT, SK_PREFIX, SK_SUFFIX };
+
+/* A hashed literal: its text without the quote(s) that anchor it. */
+struct pf_skey {
+    uint32_t id, scope, kind, n;
+    const char *c;
+    uint32_t h;
 };
 
 /* One literal under the pair of bytes that represents it in the filter. */
@@ -139,6 +157,15 @@ struct th_prefilter {
     size_t nscopes;
     int32_t *scope_slot; /* scope id or -1, scope_slots entries (a power of two) */
     uint32_t scope_slots;
+
+    /* First-clause literals by scope, for checks with a member table: on a member whose
+     * value is a string, exact, prefix and suffix literals are hash lookups of the value;
+     * the others (and all of them on an object or array value) are searched for in it. */
+    bool *is_first;            /* per literal: in some query's first clause */
+    struct pf_scope_ix *six;   /* per scope */
+    struct pf_skey *skeys;     /* the hashed ones */
+    int32_t *sk_slot;          /* index into skeys or -1 (sk_slots entries, a power of two) */
+    uint32_t sk_slots, nskeys;
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -187,6 +214,8 @@ static int intern_scope(struct builder *b, const char *key)
     return (int)b->nscopes++;
 }
 
+static int byte_weight(unsigned char c);
+
 /* Interns a literal of a scope; returns its id, or -1 on out of memory. */
 static long intern(struct builder *b, const char *s, size_t n, bool numeric, int q, int scope,
                    bool exists)
@@ -206,7 +235,11 @@ static long intern(struct builder *b, const char *s, size_t n, bool numeric, int
         return -1;
     memcpy(copy, s, n);
     copy[n] = '\0';
-    b->lits[b->nlits] = (struct lit){copy, n, scope, exists, numeric, q};
+    size_t rare = 0;
+    for (size_t i = 1; i < n; i++)
+        if (byte_weight((unsigned char)s[i]) <= byte_weight((unsigned char)s[rare]))
+            rare = i;
+    b->lits[b->nlits] = (struct lit){copy, n, rare, scope, exists, numeric, q};
     return (long)b->nlits++;
 }
 
@@ -682,12 +715,16 @@ static int build_index(struct th_prefilter *pf)
     return 0;
 }
 
+/* A hash of short byte strings (keys, values): their first and last eight bytes and
+ * their length, mixed by multiplication. Collisions only cost a comparison. */
 static uint32_t key_hash(const char *k, size_t n)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 16777619u;
-    return h;
+    uint64_t a = 0, b = 0;
+    size_t m = n < 8 ? n : 8;
+    memcpy(&a, k, m);
+    memcpy(&b, k + n - m, m);
+    uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (n * 0x165667B1ULL);
+    return (uint32_t)(h >> 32) ^ (uint32_t)h;
 }
 
 /* The scope of a top-level key, or -1. */
@@ -724,6 +761,85 @@ static int build_scopes(struct th_prefilter *pf)
     return 0;
 }
 
+static uint32_t skey_hash(uint32_t scope, uint32_t kind, const char *c, size_t n)
+{
+    uint32_t h = key_hash(c, n) ^ (scope * 4 + kind) * 2654435761u;
+    return h ? h : 1;
+}
+
+static int push_id(uint32_t **arr, uint32_t *n, uint32_t v, bool distinct)
+{
+    for (uint32_t i = 0; distinct && i < *n; i++)
+        if ((*arr)[i] == v)
+            return 0;
+    uint32_t *np = realloc(*arr, (*n + 1) * sizeof **arr);
+    if (!np)
+        return TH_ENOMEM;
+    *arr = np;
+    (*arr)[(*n)++] = v;
+    return 0;
+}
+
+/* The first-clause literals of each scope, and the hash of the anchored ones. */
+static int build_scope_index(struct th_prefilter *pf)
+{
+    pf->is_first = calloc(pf->nlits + 1, sizeof *pf->is_first);
+    pf->six = calloc(pf->nscopes + 1, sizeof *pf->six);
+    pf->skeys = calloc(pf->nlits + 1, sizeof *pf->skeys);
+    if (!pf->is_first || !pf->six || !pf->skeys)
+        return TH_ENOMEM;
+    for (size_t u = 0; u < pf->nunits; u++) {
+        const struct pf_unit *pu = &pf->units[u];
+        for (uint32_t qi = 0; qi < pu->n && !pu->always; qi++) {
+            const struct pf_query *pq = &pf->queries[pu->first + qi];
+            if (pq->n == 0)
+                continue;
+            const struct pf_clause *pc = &pf->clauses[pq->first];
+            for (uint32_t k = 0; k < pc->n; k++)
+                pf->is_first[pf->ids[pc->first + k]] = true;
+        }
+    }
+    for (uint32_t id = 0; id < pf->nlits; id++) {
+        if (!pf->is_first[id])
+            continue;
+        const struct lit *l = &pf->lits[id];
+        struct pf_scope_ix *x = &pf->six[l->scope];
+        if (push_id(&x->all, &x->nall, id, false) < 0)
+            return TH_ENOMEM;
+        bool qs = l->n >= 2 && l->s[0] == '"', qe = l->n >= 2 && l->s[l->n - 1] == '"';
+        if (l->exists || l->numeric || (!qs && !qe)) {
+            if (push_id(&x->other, &x->nother, id, false) < 0)
+                return TH_ENOMEM;
+            continue;
+        }
+        struct pf_skey *k = &pf->skeys[pf->nskeys++];
+        k->id = id;
+        k->scope = (uint32_t)l->scope;
+        k->kind = qs && qe ? SK_EXACT : qs ? SK_PREFIX : SK_SUFFIX;
+        k->c = l->s + (qs ? 1 : 0);
+        k->n = (uint32_t)(l->n - (qs ? 1 : 0) - (qe ? 1 : 0));
+        k->h = skey_hash(k->scope, k->kind, k->c, k->n);
+        if ((k->kind == SK_PREFIX && push_id(&x->plen, &x->nplen, k->n, true) < 0) ||
+            (k->kind == SK_SUFFIX && push_id(&x->slen, &x->nslen, k->n, true) < 0))
+            return TH_ENOMEM;
+    }
+    pf->sk_slots = 16;
+    while (pf->sk_slots < 2 * pf->nskeys + 2)
+        pf->sk_slots *= 2;
+    pf->sk_slot = malloc(pf->sk_slots * sizeof *pf->sk_slot);
+    if (!pf->sk_slot)
+        return TH_ENOMEM;
+    for (uint32_t i = 0; i < pf->sk_slots; i++)
+        pf->sk_slot[i] = -1;
+    for (uint32_t i = 0; i < pf->nskeys; i++) {
+        uint32_t j = pf->skeys[i].h & (pf->sk_slots - 1);
+        while (pf->sk_slot[j] >= 0)
+            j = (j + 1) & (pf->sk_slots - 1);
+        pf->sk_slot[j] = (int32_t)i;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------------
  * API
  * ------------------------------------------------------------------------------------- */
@@ -752,6 +868,16 @@ void th__prefilter_free(struct th_prefilter *pf)
     free(pf->scopes);
     free(pf->scope_len);
     free(pf->scope_slot);
+    for (size_t i = 0; pf->six && i < pf->nscopes; i++) {
+        free(pf->six[i].all);
+        free(pf->six[i].other);
+        free(pf->six[i].plen);
+        free(pf->six[i].slen);
+    }
+    free(pf->six);
+    free(pf->skeys);
+    free(pf->sk_slot);
+    free(pf->is_first);
     free(pf);
 }
 
@@ -824,7 +950,8 @@ int th__prefilter_new(const struct th_query *const *queries, const size_t *unit_
     b.scopes = NULL;
     b.nscopes = 0;
     pf->nqueries = nq;
-    if ((rc = build_index(pf)) < 0 || (rc = build_scopes(pf)) < 0)
+    if ((rc = build_index(pf)) < 0 || (rc = build_scopes(pf)) < 0 ||
+        (rc = build_scope_index(pf)) < 0)
         goto fail;
     if (pf->nlits > LAZY_MAX) {
         pf->filtered = true;
@@ -909,6 +1036,7 @@ void th__pf_scratch_fini(struct th_pf_scratch *s)
     free(s->stamp);
     free(s->stamp_scope);
     free(s->scope_mem);
+    free(s->scopes_seen);
     memset(s, 0, sizeof *s);
 }
 
@@ -935,19 +1063,18 @@ struct lazy {
     bool scoped;
 };
 
-/* needle in haystack; short haystacks (a member's value) without memmem's setup cost. */
-static bool find_in(const char *h, size_t hn, const char *nd, size_t nn)
+/* Literal l in h[0..hn): memchr for its rarest looking byte, then the whole of it. */
+static bool find_in(const char *h, size_t hn, const struct lit *l)
 {
-    if (nn > hn)
+    if (l->n > hn)
         return false;
-    if (hn > 64)
-        return memmem(h, hn, nd, nn) != NULL;
-    const char *last = h + hn - nn;
-    for (const char *q = h; q <= last; q++) {
-        q = memchr(q, nd[0], (size_t)(last - q) + 1);
+    const char c = l->s[l->rare];
+    const char *last = h + hn - l->n + l->rare; /* the last place its rare byte may be */
+    for (const char *q = h + l->rare; q <= last; q++) {
+        q = memchr(q, c, (size_t)(last - q) + 1);
         if (!q)
             return false;
-        if (memcmp(q, nd, nn) == 0)
+        if (memcmp(q - l->rare, l->s, l->n) == 0)
             return true;
     }
     return false;
@@ -967,7 +1094,7 @@ static bool present(struct lazy *c, uint32_t id)
             yes = false; /* the member is absent */
         } else {
             const struct th_jmember *m = &c->s->scope_mem[l->scope];
-            yes = l->exists || find_in(c->p + m->start, m->end - m->start, l->s, l->n);
+            yes = l->exists || find_in(c->p + m->start, m->end - m->start, l);
         }
         st = yes ? 1 : 2;
         lit_set(c->s->present, id, st);
@@ -1004,6 +1131,49 @@ static size_t check_lazy(struct lazy *c, uint64_t *mask)
 }
 
 /* Notes literal id as present (bit set, and listed once). */
+static inline void found(struct th_pf_scratch *s, uint32_t id);
+
+/* The hashed literals of scope sc, kind, whose text is c[0..n): noted as present. */
+static void lookup(const struct th_prefilter *pf, struct th_pf_scratch *s, uint32_t sc,
+                   uint32_t kind, const char *c, size_t n)
+{
+    uint32_t h = skey_hash(sc, kind, c, n), mask = pf->sk_slots - 1;
+    for (uint32_t j = h & mask; pf->sk_slot[j] >= 0; j = (j + 1) & mask) {
+        const struct pf_skey *k = &pf->skeys[pf->sk_slot[j]];
+        if (k->h == h && k->scope == sc && k->kind == kind && k->n == n &&
+            memcmp(k->c, c, n) == 0)
+            found(s, k->id);
+    }
+}
+
+/* The first-clause literals of scope sc present in its member's value v[0..vn). */
+static void scope_literals(const struct th_prefilter *pf, struct th_pf_scratch *s, uint32_t sc,
+                           const char *v, size_t vn)
+{
+    const struct pf_scope_ix *x = &pf->six[sc];
+    if (vn >= 2 && v[0] == '"') {
+        const char *c = v + 1;
+        size_t cn = vn - 2;
+        lookup(pf, s, sc, SK_EXACT, c, cn);
+        for (uint32_t i = 0; i < x->nplen; i++)
+            if (x->plen[i] <= cn)
+                lookup(pf, s, sc, SK_PREFIX, c, x->plen[i]);
+        for (uint32_t i = 0; i < x->nslen; i++)
+            if (x->slen[i] <= cn)
+                lookup(pf, s, sc, SK_SUFFIX, c + cn - x->slen[i], x->slen[i]);
+        for (uint32_t i = 0; i < x->nother; i++) {
+            const struct lit *l = &pf->lits[x->other[i]];
+            if (l->exists || find_in(v, vn, l))
+                found(s, x->other[i]);
+        }
+        return;
+    }
+    for (uint32_t i = 0; i < x->nall; i++) {
+        const struct lit *l = &pf->lits[x->all[i]];
+        if (l->exists || find_in(v, vn, l))
+            found(s, x->all[i]);
+    }
+}
 static inline void found(struct th_pf_scratch *s, uint32_t id)
 {
     if (!((s->bits[id / 64] >> (id % 64)) & 1)) {
@@ -1066,8 +1236,9 @@ size_t th__prefilter_check(const struct th_prefilter *pf, struct th_pf_scratch *
         s->stamp = calloc(pf->nqueries + 1, sizeof *s->stamp);
         s->stamp_scope = calloc(pf->nscopes + 1, sizeof *s->stamp_scope);
         s->scope_mem = calloc(pf->nscopes + 1, sizeof *s->scope_mem);
+        s->scopes_seen = calloc(pf->nscopes + 1, sizeof *s->scopes_seen);
         if (!s->bits || !s->present || !s->list || !s->stamp || !s->stamp_scope ||
-            !s->scope_mem) {
+            !s->scope_mem || !s->scopes_seen) {
             th__pf_scratch_fini(s);
             for (size_t w = 0; w < mw; w++)
                 mask[w] = ~UINT64_C(0);
@@ -1106,8 +1277,37 @@ size_t th__prefilter_check(const struct th_prefilter *pf, struct th_pf_scratch *
         return check_lazy(&c, mask);
     }
 
+    /* Many literals. With a member table: the first clauses' literals member by member,
+     * the other clauses' only for the queries that get that far. Else the bigram pass. */
+    bool scoped = js->mem && !(jflags & TH_JSCAN_MEMBERS_ODD);
+    struct lazy lz = {pf, s, p, n, jflags, true};
     s->nlist = 0;
-    scan_bigrams(pf, s, p, n);
+    if (scoped) {
+        if (++s->scope_epoch == 0) {
+            memset(s->stamp_scope, 0, s->nscopes * sizeof *s->stamp_scope);
+            s->scope_epoch = 1;
+        }
+        uint32_t nsc = 0;
+        for (unsigned i = 0; i < js->nmem; i++) {
+            const struct th_jmember *m = &js->mem[i];
+            int sc = scope_of(pf, p + m->key, m->key_len);
+            if (sc < 0)
+                continue;
+            if (s->stamp_scope[sc] != s->scope_epoch)
+                s->scopes_seen[nsc++] = (uint32_t)sc;
+            s->scope_mem[sc] = *m; /* the last of a repeated key, as json-c keeps it */
+            s->stamp_scope[sc] = s->scope_epoch;
+        }
+        for (uint32_t i = 0; i < nsc; i++) {
+            uint32_t sc = s->scopes_seen[i];
+            if (pf->six[sc].nall)
+                scope_literals(pf, s, sc, p + s->scope_mem[sc].start,
+                               s->scope_mem[sc].end - s->scope_mem[sc].start);
+        }
+        memset(s->present, 0, ((pf->nlits + 31) / 32 + 1) * sizeof *s->present);
+    } else {
+        scan_bigrams(pf, s, p, n);
+    }
     if (jflags & TH_JSCAN_ODD_NUMBER) /* a number whose text may differ from its bytes */
         for (size_t k = 0; k < pf->nnumeric; k++)
             found(s, pf->numeric[k]);
@@ -1133,7 +1333,10 @@ size_t th__prefilter_check(const struct th_prefilter *pf, struct th_pf_scratch *
                 ok = false;
                 for (uint32_t c = 0; c < pc->n && !ok; c++) {
                     uint32_t lid = pf->ids[pc->first + c];
-                    ok = (s->bits[lid / 64] >> (lid % 64)) & 1;
+                    if (scoped && !pf->is_first[lid])
+                        ok = present(&lz, lid); /* looked for now, remembered */
+                    else
+                        ok = (s->bits[lid / 64] >> (lid % 64)) & 1;
                 }
             }
             if (ok)

@@ -84,6 +84,7 @@ struct th_pf_scratch {
     uint32_t epoch;
     struct th_jmember *scope_mem; /* per scope: its member in the text being checked... */
     uint32_t *stamp_scope;        /* ...when stamped with the current scope_epoch */
+    uint32_t *scopes_seen;        /* the scopes stamped this time */
     uint32_t scope_epoch;
     size_t words, nq, nscopes;
 };

@@ -151,7 +151,8 @@ int th__kafka_url_parse(const char *url, enum th_kafka_url_kind kind, struct th_
     size_t tlen = strcspn(p, "?");
     for (const char *t = p; t <= p + tlen;) {
         size_t l = strcspn(t, ",?");
-        bool ok = l > 0 && l <= 249 && !(l == 1 && t[0] == '.') && !(l == 2 && !strncmp(t, "..", 2));
+        bool ok = l > 0 && l <= 249 && !(l == 1 && t[0] == '.') &&
+                  !(l == 2 && !strncmp(t, "..", 2));
         for (size_t i = 0; ok && i < l; i++)
             ok = topic_char(t[i]);
         if (!ok) {
@@ -458,7 +459,8 @@ static void assign(struct th_kafka_consumer *c, rd_kafka_t *rk,
     rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_copy(list);
     rd_kafka_resp_err_t qerr = q ? rd_kafka_committed(rk, q, 10000) : RD_KAFKA_RESP_ERR__FAIL;
     if (qerr)
-        consumer_log(c, "kafka consumer: cannot fetch the committed offsets: %s", rd_kafka_err2str(qerr));
+        consumer_log(c, "kafka consumer: cannot fetch the committed offsets: %s",
+                     rd_kafka_err2str(qerr));
     rd_kafka_topic_partition_list_t *refused = rd_kafka_topic_partition_list_new(1);
     for (int i = 0; i < list->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];
@@ -519,9 +521,10 @@ static void revoke(struct th_kafka_consumer *c, rd_kafka_t *rk,
     if (durable && !lost) {
         struct th_err err = {0};
         if (th__kafka_consumer_commit(c, true, &err) < 0)
-            consumer_log(c, "kafka consumer: commit before the partitions go failed: %s; their next "
-                    "owner reads again from the previous commit (same signals, same ids)",
-                 err.msg);
+            consumer_log(c, "kafka consumer: commit before the partitions go failed: %s; "
+                            "their next owner reads again from the previous commit (same "
+                            "signals, same ids)",
+                         err.msg);
     }
     drop_leaving(c);
     if (coop && list) {

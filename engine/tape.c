@@ -22,9 +22,53 @@ void th__tape_fini(struct th_tape *t)
     memset(t, 0, sizeof *t);
 }
 
+/* Adds root member key node i to the root index. */
+static void index_root(struct th_tape *t, uint32_t i)
+{
+    if (!t->root_ok)
+        return;
+    if (t->root_used >= TH_TAPE_ROOT_SLOTS / 2) {
+        t->root_ok = false;
+        return;
+    }
+    struct th_str k = th__tape_text(t, i);
+    uint32_t mask = TH_TAPE_ROOT_SLOTS - 1;
+    for (uint32_t j = th__tape_hash(k.p, k.len) & mask;; j = (j + 1) & mask) {
+        if (t->root[j] == 0) {
+            t->root[j] = i + 1;
+            t->root_used++;
+            return;
+        }
+        struct th_str o = th__tape_text(t, t->root[j] - 1);
+        if (o.len == k.len && memcmp(o.p, k.p, k.len) == 0) {
+            t->root[j] = i + 1; /* a repeated key: the last one's value counts */
+            return;
+        }
+    }
+}
+
 uint32_t th__tape_member(const struct th_tape *t, uint32_t obj, const char *key, size_t klen)
 {
     const struct th_tnode *n = t->n;
+    if (obj == 0 && !t->root_built) {
+        struct th_tape *mt = (struct th_tape *)(uintptr_t)t; /* the cache of tape.h */
+        memset(mt->root, 0, sizeof mt->root);
+        mt->root_used = 0;
+        mt->root_ok = true;
+        uint32_t i = 1;
+        for (uint32_t m = 0; m < n[0].len; m++, i = n[i + 1].next)
+            index_root(mt, i);
+        mt->root_built = true;
+    }
+    if (obj == 0 && t->root_ok) {
+        uint32_t mask = TH_TAPE_ROOT_SLOTS - 1;
+        for (uint32_t j = th__tape_hash(key, klen) & mask; t->root[j]; j = (j + 1) & mask) {
+            struct th_str k = th__tape_text(t, t->root[j] - 1);
+            if (k.len == klen && memcmp(k.p, key, klen) == 0)
+                return t->root[j]; /* the value follows its key */
+        }
+        return 0;
+    }
     uint32_t found = 0, i = obj + 1;
     for (uint32_t m = 0; m < n[obj].len; m++) {
         struct th_str k = th__tape_text(t, i);

@@ -46,7 +46,27 @@ struct th_tape {
     bool ok;            /* the tape describes the event (else use json-c) */
     json_object *tree;  /* owned: the text parsed by json-c when an event's serialization
                            was needed (th__event_text); dropped when the tape is rebuilt */
+    /* The root object's members by key, built by the first lookup in the root: open
+     * addressing over TH_TAPE_ROOT_SLOTS slots of 1 + the key node's index (0: empty),
+     * the last of a repeated key winning; used when root_ok (else, too many members:
+     * lookups walk the members). A cache: th__tape_member fills it through a const tape. */
+    uint32_t root[128];
+    uint32_t root_used;
+    bool root_built, root_ok;
 };
+
+#define TH_TAPE_ROOT_SLOTS 128
+
+/* The hash th__tape_member's root index uses (FNV-1a). */
+static inline uint32_t th__tape_hash(const char *k, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 16777619u;
+    return h;
+}
+
+
 
 /* Releases what t owns and zeroes it. */
 void th__tape_fini(struct th_tape *t);

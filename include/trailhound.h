@@ -128,6 +128,8 @@ struct th_stats {
                                   source could not be located (counted per rule) */
     uint64_t state_loaded_bytes; /* size of the snapshot loaded at start (--state), or 0 */
     uint64_t state_saved_bytes;  /* size of the last snapshot saved, or 0 */
+    uint64_t prefiltered;        /* accepted events never parsed nor evaluated: no rule's
+                                    required literals occur in them (the prefilter) */
 };
 
 /* Options for an engine; start from th_options_init(). Strings are borrowed. */
@@ -166,6 +168,10 @@ struct th_options {
      * parsed event is evaluated only against the rules whose literals occur. It never
      * changes signals or counts; set no_prefilter to turn it off (for comparisons). */
     int no_prefilter;
+    /* 2 or more: th_engine_read_path reads (files, gzip, the prefilter) on a thread of its
+     * own while events are evaluated on the caller's, in input order: the same signals,
+     * byte for byte. Callbacks still run on the caller's thread. 0 or 1: one thread. */
+    int threads;
 };
 
 void th_options_init(struct th_options *o);

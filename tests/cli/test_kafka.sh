@@ -9,8 +9,9 @@
 #     partition goes on after them;
 #   - the periodic stats line (events/s, lag per partition, signals, rejects) and --metrics
 #     in the Prometheus text format, replaced atomically;
-#   - signals to a Kafka topic, keyed by signal id;
-#   - SIGTERM: exit 0 with the offsets committed (a restart reads nothing again);
+#   - signals to a Kafka topic, keyed by signal id, from a stream or from files;
+#   - SIGTERM (and SIGINT, even when the shell started the run with it ignored): exit 0
+#     with the offsets committed (a restart reads nothing again);
 #   - offset=latest; a settings file (-c) that holds the same settings, flags winning;
 #   - --state per partition, with the offset it goes with; corrupt, ahead, reset.
 . "$(dirname "$0")/../kafka/lib.sh"
@@ -105,7 +106,7 @@ expect_status 2 "a missing settings file"
 expect_err_has "missing.yaml: cannot open the settings file" "a missing settings file"
 
 # ---- the cluster -------------------------------------------------------------------------
-start_cluster --topic events:3 --topic signals:2 --topic fresh:2
+start_cluster --topic events:3 --topic signals:2 --topic fresh:2 --topic filesig:2
 
 # Every payload format of SPEC §3, one per message, keyed by principal; then, in partition
 # 0, poison (a truncated event, garbage, an event without eventTime) and one more event.
@@ -171,6 +172,16 @@ if cmp -s kout.ids expected.ids; then ok; else bad "Kafka output: ids differ: $(
 awk -F '\t' '{ if (index($2, "{\"type\":\"signal\",\"id\":\"" $1 "\"") != 1) bad++ } END { exit bad }' \
     signals.tsv && ok || bad "Kafka output: a key is not its signal's id"
 
+# Files to a Kafka output: the run waits for every delivery, then saves its state.
+run_th run --no-progress -r rule.yaml --stats --state "$TMP/filest" -o "kafka://$BOOT/filesig" \
+    all.ndjson
+expect_status 0 "files to Kafka: exit status"
+expect_err_has "10 signals delivered to kafka://" "files to Kafka: deliveries counted"
+[ -s filest/trailhound.state ] && ok || bad "files to Kafka: no state saved"
+consume filesig 10 >filesig.tsv
+ids filesig.tsv >filesig.ids
+if cmp -s filesig.ids expected.ids; then ok; else bad "files to Kafka: ids differ"; fi
+
 # 3. SIGTERM: a graceful stop with exit 0 and the offsets committed, so that a restart of
 # the group reads nothing again. Meanwhile the metrics file is always whole.
 start_engine term -r rule.yaml --stats-interval 100ms --metrics "$TMP/term.prom" $GROUP_X \
@@ -203,8 +214,8 @@ wait_for 10 grep -q 'trailhound_kafka_consumer_lag{topic="fresh",partition="1"} 
 ev 42 >one.ndjson
 produce fresh one.ndjson --key userIdentity.arn
 wait_for 30 lines_ge latest.jsonl 1 || bad "offset=latest: the new event gave no signal"
-stop_engine latest
-expect_eq "$status" 0 "offset=latest: exit status"
+stop_engine latest INT
+expect_eq "$status" 0 "offset=latest: SIGINT, exit status"
 expect_eq "$(wc -l <latest.jsonl | tr -d ' ')" 1 "offset=latest: only the new event"
 grep -q 'user/u42"' latest.jsonl && ok || bad "offset=latest: not the new event's signal"
 

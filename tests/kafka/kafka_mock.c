@@ -192,17 +192,20 @@ static unsigned char *gzip(const char *s, size_t len, size_t *out_len)
     return out;
 }
 
-static int delivered_ok, delivered_err;
+/* Delivery reports of a produce run. */
+struct deliveries {
+    long ok, failed;
+};
 
 static void dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    (void)opaque;
+    struct deliveries *d = opaque;
     if (m->err) {
-        delivered_err++;
+        d->failed++;
         fprintf(stderr, "th_kafka_mock: delivery failed: %s\n", rd_kafka_err2str(m->err));
     } else {
-        delivered_ok++;
+        d->ok++;
     }
 }
 
@@ -241,6 +244,8 @@ static int produce(int argc, char **argv)
     set(conf, "linger.ms", rate > 0 ? "0" : "5");
     set(conf, "message.timeout.ms", "60000");
     rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    struct deliveries d = {0, 0};
+    rd_kafka_conf_set_opaque(conf, &d);
     char errstr[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk)
@@ -293,11 +298,11 @@ static int produce(int argc, char **argv)
         if (f != stdin)
             fclose(f);
     }
-    while (rd_kafka_outq_len(rk) > 0 && delivered_ok + delivered_err < sent)
+    while (rd_kafka_outq_len(rk) > 0 && d.ok + d.failed < sent)
         rd_kafka_poll(rk, 50);
     rd_kafka_flush(rk, 10000);
     rd_kafka_destroy(rk);
-    if (delivered_err)
+    if (d.failed || d.ok < sent)
         die("%s", "some messages were not delivered");
     printf("produced %ld\n", sent);
     return 0;

@@ -116,9 +116,12 @@ static void test_errors(void)
     parse_bad("max__lateness: 1m\n", TH_ECONFIG, "cfg.yaml:1:1", "unknown setting");
     parse_bad("stats: yes\n", TH_ECONFIG, "cfg.yaml:1:8", "stats: expected true or false");
     parse_bad("stats: 'true'\n", TH_ECONFIG, "cfg.yaml:1:8", "expected true or false");
-    parse_bad("output:\n", TH_ECONFIG, "cfg.yaml:1:8", "output: expected a single value, not nothing");
-    parse_bad("output: [a, b]\n", TH_ECONFIG, "cfg.yaml:1:9", "output: expected a single value, not a list");
-    parse_bad("format: xml\n", TH_ECONFIG, "cfg.yaml:1:9", "format: expected one of json, ocsf, not 'xml'");
+    parse_bad("output:\n", TH_ECONFIG, "cfg.yaml:1:8",
+              "output: expected a single value, not nothing");
+    parse_bad("output: [a, b]\n", TH_ECONFIG, "cfg.yaml:1:9",
+              "output: expected a single value, not a list");
+    parse_bad("format: xml\n", TH_ECONFIG, "cfg.yaml:1:9",
+              "format: expected one of json, ocsf, not 'xml'");
     parse_bad("max_lateness: 15\n", TH_ECONFIG, "cfg.yaml:1:15", "expected a duration");
     parse_bad("max_lateness: 1y\n", TH_ECONFIG, "cfg.yaml:1:15", "expected a duration");
     parse_bad("max_lateness: ms\n", TH_ECONFIG, "cfg.yaml:1:15", "expected a duration");
@@ -129,9 +132,11 @@ static void test_errors(void)
     parse_bad("max_depth: 10001\n", TH_ECONFIG, "cfg.yaml:1:12", "an integer from 2 to 10000");
     parse_bad("max_depth: 5x\n", TH_ECONFIG, "cfg.yaml:1:12", "an integer from 2 to 10000");
     parse_bad("rules: {a: b}\n", TH_ECONFIG, "cfg.yaml:1:8", "rules: expected a list, not a map");
-    parse_bad("rules: [a, [b]]\n", TH_ECONFIG, "cfg.yaml:1:12", "rules: expected a value, not a list");
+    parse_bad("rules: [a, [b]]\n", TH_ECONFIG, "cfg.yaml:1:12",
+              "rules: expected a value, not a list");
     parse_bad("rules: [a, ~]\n", TH_ECONFIG, "cfg.yaml:1:12", "expected a value, not nothing");
-    parse_bad("kafka: [a=b]\n", TH_ECONFIG, "cfg.yaml:1:8", "kafka: expected a map of names to values");
+    parse_bad("kafka: [a=b]\n", TH_ECONFIG, "cfg.yaml:1:8",
+              "kafka: expected a map of names to values");
     parse_bad("kafka:\n  a=b: c\n", TH_ECONFIG, "cfg.yaml:2:3", "expected a property name");
     parse_bad("[1, 2]\n", TH_ECONFIG, "cfg.yaml:1:1", "a settings file is a map");
     parse_bad("just words\n", TH_ECONFIG, "cfg.yaml:1:1", "a settings file is a map");

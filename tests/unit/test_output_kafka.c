@@ -18,8 +18,8 @@
 static void test_key(void)
 {
     char buf[64];
-    const char *json = "{\"type\":\"signal\",\"id\":\"0123abcd\",\"status\":\"new\",\"rule\":{\"id\":"
-                       "\"r\"}}";
+    const char *json = "{\"type\":\"signal\",\"id\":\"0123abcd\",\"status\":\"new\","
+                       "\"rule\":{\"id\":\"r\"}}";
     CHECK_INT(th__kafka_signal_key(json, strlen(json), buf, sizeof buf), 8);
     CHECK_STR(buf, "0123abcd");
     const char *ocsf = "{\"activity_id\":1,\"class_uid\":2004,\"finding_info\":{\"uid\":\"feed42\","
@@ -190,6 +190,20 @@ static void test_producer(void)
     }
     for (int k = 1; k <= 7; k++)
         CHECK(found[k]);
+
+    /* A fatal error of the idempotent producer (the broker says a sequence was lost): a
+     * new producer takes over and sends what was not delivered; nothing is lost. */
+    rd_kafka_mock_push_request_errors(mc, 0 /* Produce */, 1,
+                                      RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    CHECK_INT(th__kafka_producer_send(p, "k8", 2, "v8", 2, 0), 0);
+    deadline = now_s() + 30;
+    while (now_s() < deadline && th__kafka_producer_poll(p, 200) > 0)
+        ;
+    th__kafka_producer_stats(p, &st);
+    CHECK_INT(st.restarts, 1);
+    CHECK_INT(th__kafka_producer_pending(p), 0);
+    CHECK_INT(seen.delivered, 8);
+    CHECK_CONTAINS(seen.log, "fatal producer error");
     th__kafka_producer_free(p);
 out:
     th__kafka_producer_free(NULL);

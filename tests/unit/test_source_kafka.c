@@ -78,7 +78,8 @@ static void test_urls(void)
     url_bad("kafka://h:1/t?group=a&group=b", TH_KAFKA_SOURCE, "unknown or repeated parameter");
     url_bad("kafka://h:1/t?group=a&offset=latest&offset=latest", TH_KAFKA_SOURCE, "repeated");
     url_bad("kafka://h:1/t?group=a&offset=end", TH_KAFKA_SOURCE, "offset is earliest or latest");
-    url_bad("kafka://h:1/t?group=a&acks=1", TH_KAFKA_SOURCE, "unknown or repeated parameter 'acks=1'");
+    url_bad("kafka://h:1/t?group=a&acks=1", TH_KAFKA_SOURCE,
+            "unknown or repeated parameter 'acks=1'");
     url_bad("kafka://h:1", TH_KAFKA_SOURCE, "expected brokers and a topic");
     url_bad("kafka:///t?group=g", TH_KAFKA_SOURCE, "expected brokers and a topic");
     url_bad("kafka://h/t?group=g", TH_KAFKA_SOURCE, "'h' is not HOST:PORT");
