@@ -209,7 +209,9 @@ bool th__cli_parse_size(const char *opt, const char *s, size_t *out)
         else
             mul = 0;
     }
-    if (end == s || errno || mul == 0 || v == 0 || v > (unsigned long long)SIZE_MAX / mul) {
+    /* strtoull takes "-1" as ULLONG_MAX: a size must start with a digit. */
+    if (end == s || errno || mul == 0 || v == 0 || v > (unsigned long long)SIZE_MAX / mul ||
+        s[0] < '0' || s[0] > '9') {
         th__cli_error("%s: bad size '%s' (use bytes, or a number with K, M or G)", opt, s);
         return false;
     }

@@ -4,7 +4,8 @@
 # already present, so running it again is cheap.
 set -eu
 pkgs="build-essential cmake pkg-config libjson-c-dev libpcre2-dev libyaml-dev zlib1g-dev
-      librdkafka-dev libmaxminddb-dev jq libmaxmind-db-writer-perl mmdb-bin libdeflate-dev"
+      librdkafka-dev libmaxminddb-dev jq libmaxmind-db-writer-perl mmdb-bin libdeflate-dev
+      clang libclang-rt-dev valgrind"
 missing=""
 for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

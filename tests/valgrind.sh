@@ -10,7 +10,8 @@
 # valgrind finds what the sanitizers do not: reads of uninitialised memory. A run passes
 # when every test passes and every valgrind log is empty: no invalid access, no use of
 # uninitialised values, no leak (definite, indirect or possible), in any process. Logs are
-# kept in BUILD_DIR/valgrind-logs, one per process. About 2-4 minutes on 2 cores.
+# kept in BUILD_DIR/valgrind-logs, one per process. Two lanes run at once; about 3 minutes
+# on 2 cores, the build included.
 set -eu
 cd "$(dirname "$0")/.."
 src=$(pwd)
@@ -38,50 +39,61 @@ exec $(echo "$vg" | tr '\n' ' ') "$build/trailhound" "\$@"
 EOF
 chmod +x "$wrapper"
 
-fail=0
 note() { echo "valgrind.sh: $*"; }
-for t in $tests; do
-    f="$src/tests/cli/$t.sh"
-    if [ ! -f "$f" ]; then
-        note "$t: no such CLI test"
-        fail=1
-        continue
-    fi
-    if TRAILHOUND="$wrapper" TH_SRC="$src" GEN_SAMPLE="$build/gen_sample" \
-        TH_HOSTILE_TIMEOUT=600 sh "$f" >"$logs/$t.out" 2>&1; then
-        note "$t: $(tail -n 1 "$logs/$t.out")"
-    else
-        note "$t: FAILED: $(tail -n 1 "$logs/$t.out") (see $logs/$t.out)"
-        fail=1
-    fi
-done
 
-n=0
-for d in "$src"/tests/golden/cases/*/; do
-    if ! sh "$src/tests/golden/run_case.sh" "$wrapper" "${d%/}" >"$logs/golden.out" 2>&1; then
-        note "golden $(basename "$d"): FAILED: $(tail -n 3 "$logs/golden.out")"
-        fail=1
-    fi
-    n=$((n + 1))
-done
-note "golden cases: $n run"
-
-for bin in "$build"/fuzz_*; do
-    [ -x "$bin" ] || continue
-    t=${bin##*/fuzz_}
-    set --
-    for sub in seeds regressions; do
-        [ -d "$src/tests/fuzz/$sub/$t" ] && set -- "$@" "$src/tests/fuzz/$sub/$t"
+# Two lanes at once (the machine's cores are mostly idle under valgrind otherwise): the
+# CLI tests, and the golden cases with the fuzz replays. Each writes a summary file.
+cli_lane() {
+    for t in $tests; do
+        f="$src/tests/cli/$t.sh"
+        if [ ! -f "$f" ]; then
+            note "$t: no such CLI test"
+            echo fail >"$logs/lane.fail"
+            continue
+        fi
+        if TRAILHOUND="$wrapper" TH_SRC="$src" GEN_SAMPLE="$build/gen_sample" \
+            TH_HOSTILE_TIMEOUT=600 sh "$f" >"$logs/$t.out" 2>&1; then
+            note "$t: $(tail -n 1 "$logs/$t.out")"
+        else
+            note "$t: FAILED: $(tail -n 1 "$logs/$t.out") (see $logs/$t.out)"
+            echo fail >"$logs/lane.fail"
+        fi
     done
-    [ $# -gt 0 ] || continue
-    # shellcheck disable=SC2086 # vg is a list of words
-    if $vg "$bin" "$@" >"$logs/fuzz_$t.out" 2>&1; then
-        note "fuzz_$t: $(tail -n 1 "$logs/fuzz_$t.out")"
-    else
-        note "fuzz_$t: FAILED (see $logs/fuzz_$t.out)"
-        fail=1
-    fi
-done
+}
+replay_lane() {
+    n=0
+    for d in "$src"/tests/golden/cases/*/; do
+        if ! sh "$src/tests/golden/run_case.sh" "$wrapper" "${d%/}" >"$logs/golden.out" 2>&1; then
+            note "golden $(basename "$d"): FAILED: $(tail -n 3 "$logs/golden.out")"
+            echo fail >"$logs/lane.fail"
+        fi
+        n=$((n + 1))
+    done
+    note "golden cases: $n run"
+    for bin in "$build"/fuzz_*; do
+        [ -x "$bin" ] || continue
+        t=${bin##*/fuzz_}
+        set --
+        for sub in seeds regressions; do
+            [ -d "$src/tests/fuzz/$sub/$t" ] && set -- "$@" "$src/tests/fuzz/$sub/$t"
+        done
+        [ $# -gt 0 ] || continue
+        # shellcheck disable=SC2086 # vg is a list of words
+        if $vg "$bin" "$@" >"$logs/fuzz_$t.out" 2>&1; then
+            note "fuzz_$t: $(tail -n 1 "$logs/fuzz_$t.out")"
+        else
+            note "fuzz_$t: FAILED (see $logs/fuzz_$t.out)"
+            echo fail >"$logs/lane.fail"
+        fi
+    done
+}
+cli_lane >"$logs/cli.lane" 2>&1 &
+cli_pid=$!
+replay_lane >"$logs/replay.lane" 2>&1
+wait "$cli_pid" || true
+cat "$logs/cli.lane" "$logs/replay.lane"
+fail=0
+[ -f "$logs/lane.fail" ] && fail=1
 
 # Any non-empty log is an error, whatever the exit status of its process was.
 nlogs=0

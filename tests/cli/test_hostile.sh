@@ -536,6 +536,7 @@ good 3 g >"$TMP/geo-events.ndjson"
 cat "$TMP/ips.ndjson" >>"$TMP/geo-events.ndjson"
 mmdb_ok=0
 mmdb_refused=0
+mmdb_failed=0
 for db in "$TMP"/mmdb/*.mmdb; do
     run_t hunt --no-progress --stats --count --geoip "$db" \
         '@eventName:Good @network.client.geoip.country.iso_code:*' "$TMP/geo-events.ndjson"
@@ -543,6 +544,7 @@ for db in "$TMP"/mmdb/*.mmdb; do
     0 | 1)
         mmdb_ok=$((mmdb_ok + 1))
         expect_accepted $((nips + 4)) "$(basename "$db"): every event read"
+        case "$(stat_line geoip)" in *" 0 failed") ;; *failed) mmdb_failed=$((mmdb_failed + 1)) ;; esac
         ;;
     2)
         mmdb_refused=$((mmdb_refused + 1))
@@ -552,8 +554,8 @@ for db in "$TMP"/mmdb/*.mmdb; do
     *) bad "$(basename "$db"): exit $status" ;;
     esac
 done
-if [ "$mmdb_ok" -gt 0 ] && [ "$mmdb_refused" -gt 0 ]; then ok; else
-    bad "broken .mmdb: $mmdb_ok opened, $mmdb_refused refused: both kinds should occur"
+if [ "$mmdb_ok" -gt 0 ] && [ "$mmdb_refused" -gt 0 ] && [ "$mmdb_failed" -gt 0 ]; then ok; else
+    bad "broken .mmdb: $mmdb_ok opened ($mmdb_failed with failed lookups), $mmdb_refused refused: each kind should occur"
 fi
 
 # --- Catastrophic regexes -----------------------------------------------------------------
@@ -628,7 +630,7 @@ loaded "piped: run --no-progress --stats --max-groups 1000 -r $TMP/card.yam"
 expect_status 0 "200k groups, --max-groups 1000"
 expect_accepted 200000 "200k groups"
 expect_eq "$(stat_line groups)" "1000 live, 0 expired, 199000 evicted" "evictions are counted"
-expect_peak_below 128 "200k groups under --max-groups 1000"
+expect_peak_below 64 "200k groups under --max-groups 1000"
 principals 2000 | run_raw run --no-progress --stats --max-groups 1000 -r "$TMP/card.yaml" -
 loaded "piped: run --no-progress --stats --max-groups 1000 -r $TMP/card.yam"
 expect_eq "$(stat_line groups)" "1000 live, 0 expired, 1000 evicted" "2k groups, --max-groups 1000"

@@ -8,6 +8,7 @@ set(TH_FUZZ_NAMES reader query template rule_yaml rule_json)
 if(EXISTS ${CMAKE_SOURCE_DIR}/engine/config.c AND EXISTS ${TH_FUZZ_DIR}/fuzz_config.c)
   list(APPEND TH_FUZZ_NAMES config)
 endif()
+list(APPEND TH_FUZZ_NAMES jscan) # the scanner, tapes and the prefilter against json-c
 
 foreach(name ${TH_FUZZ_NAMES})
   if(name MATCHES "^rule_")

@@ -11,10 +11,12 @@
 #   rule_yaml   every YAML rule, with its case's events after "\n#events\n"
 #   rule_json   every JSON rule, likewise
 #   config      tests/fuzz/seeds/config only (the config loader's own seeds)
+#   jscan       the reader's plain (not gzipped) inputs, and tests/fuzz/seeds/jscan
 set -eu
 src=$1
 out=$2
-for t in reader query template rule_yaml rule_json config; do
+targets="reader query template rule_yaml rule_json config jscan"
+for t in $targets; do
     mkdir -p "$out/$t"
     if [ -d "$src/tests/fuzz/seeds/$t" ]; then
         cp "$src/tests/fuzz/seeds/$t"/* "$out/$t/" 2>/dev/null || true
@@ -63,6 +65,7 @@ cd "$src"
 find tests/golden/cases fixtures -type f \( -name input -o -name 'events*' -o -path '*/input/*' \) \
     -size -256k | sort | while read -r f; do
     cp "$f" "$out/reader/$(seed_name "$f")"
+    case "$f" in *.gz) ;; *) cp "$f" "$out/jscan/$(seed_name "$f")" ;; esac
 done
 
 # rule_yaml / rule_json: rule files, with events when they sit in a case directory.
@@ -101,7 +104,7 @@ find tests/golden/cases rules -type f -name '*.yaml' | sort | while read -r f; d
         fi >"$out/template/$(seed_name "$f")"
     done
 done
-for t in reader query template rule_yaml rule_json config; do
+for t in $targets; do
     n=$(find "$out/$t" -type f | wc -l)
     echo "make_corpus: $t: $n seeds"
 done

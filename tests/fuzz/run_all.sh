@@ -26,9 +26,17 @@ if ! command -v clang >/dev/null 2>&1; then
     exit 2
 fi
 CC=clang cmake -S "$src" -B "$build" -DTH_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-targets=${FUZZ_ONLY:-$(sed -n 's/^set(TH_FUZZ_NAMES \(.*\))$/\1/p' tests/fuzz/fuzz.cmake)}
-if [ -z "${FUZZ_ONLY:-}" ] && [ -f engine/config.c ] && [ -f tests/fuzz/fuzz_config.c ]; then
-    targets="$targets config"
+# The targets fuzz.cmake names (its set() and list(APPEND) lines) whose source is there.
+if [ -n "${FUZZ_ONLY:-}" ]; then
+    targets=$FUZZ_ONLY
+else
+    targets=""
+    for t in $(sed -n 's/^set(TH_FUZZ_NAMES \(.*\))$/\1/p
+                      s/^ *list(APPEND TH_FUZZ_NAMES \([a-z_]*\)).*/\1/p' tests/fuzz/fuzz.cmake); do
+        f=tests/fuzz/fuzz_$t.c
+        case $t in rule_*) f=tests/fuzz/fuzz_rule.c ;; config) [ -f engine/config.c ] || continue ;; esac
+        [ -f "$f" ] && targets="$targets $t"
+    done
 fi
 build_targets=""
 for t in $targets; do build_targets="$build_targets fuzz_$t"; done
@@ -38,7 +46,7 @@ sh tests/fuzz/make_corpus.sh "$src" "$build/corpus" >/dev/null
 
 dict_of() {
     case $1 in
-    reader) echo json ;;
+    reader | jscan) echo json ;;
     query) echo query ;;
     template) echo template ;;
     rule_*) echo rule ;;
@@ -55,7 +63,7 @@ run_one() { # TARGET
     dict=""
     [ -n "$d" ] && [ -f "tests/fuzz/dict/$d.dict" ] && dict="-dict=tests/fuzz/dict/$d.dict"
     maxlen=4096
-    case $t in reader | rule_*) maxlen=16384 ;; esac
+    case $t in reader | jscan | rule_*) maxlen=16384 ;; esac
     status=0
     # shellcheck disable=SC2086 # dict is empty or one flag
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \

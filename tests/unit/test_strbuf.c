@@ -3,6 +3,8 @@
  */
 #include "strbuf.h"
 
+#include <string.h>
+
 #include "check.h"
 
 int main(void)
@@ -33,6 +35,30 @@ int main(void)
     th__sb_addc(&sb, ' ');
     th__sb_add_time(&sb, 0, true);
     CHECK_STR(sb.p, "-42 \"1970-01-01T00:00:00Z\"");
+
+    /* An event's text as json-c accepted it, made strict JSON (samples in signals). */
+    static const struct {
+        const char *in, *want;
+    } texts[] = {
+        /* strict already: byte for byte */
+        {"{\"a\":[1,-2.5e3,0,true,null,\"x\\u00e9\\ud83d\\ude00\\n\\\"\"], \"b\" : {}}",
+         "{\"a\":[1,-2.5e3,0,true,null,\"x\\u00e9\\ud83d\\ude00\\n\\\"\"], \"b\" : {}}"},
+        {"{\"a\":[1,2,],}", "{\"a\":[1,2]}"},
+        {"{\"a\":[1 , ]}", "{\"a\":[1  ]}"},
+        {"{'a':'b\"c\\'d'}", "{\"a\":\"b\\\"c'd\"}"},
+        {"{\"n\":NaN,\"m\":-Infinity,\"i\":Infinity,\"t\":TRUE,\"f\":False,\"z\":01,\"d\":1.}",
+         "{\"n\":null,\"m\":null,\"i\":null,\"t\":true,\"f\":false,\"z\":1,\"d\":1}"},
+        {"{\"a\":1 /* c */,\"b\":2 // x\n}", "{\"a\":1 ,\"b\":2 }"},
+        {"[\"\\ud800x\\udc00\\ud83d\\ude00\\uDBFF\"]", "[\"\\ufffdx\\ufffd\\ud83d\\ude00\\ufffd\"]"},
+        {"[\"a\xff" "b\x01\", \"\\q\"]", "[\"a\xEF\xBF\xBD" "b\\u0001\", \"\xEF\xBF\xBD\"]"},
+        {"[\"abc", "[\"abc\""},
+        {"[12345678901234567890123, -0.5E-7]", "[12345678901234567890123, -0.5E-7]"},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        th__sb_reset(&sb);
+        th__sb_add_json_text(&sb, texts[i].in, strlen(texts[i].in));
+        CHECK_STR(sb.p, texts[i].want);
+    }
     th__sb_fini(&sb);
     return CHECK_DONE();
 }
