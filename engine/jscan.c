@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "tape.h"
 
 #if defined(__SSE2__)
@@ -46,6 +47,8 @@ static inline bool is_hex(char c)
 /* Skips JSON white space, counting newlines. */
 static inline const char *skip_ws(const char *p, const char *e, unsigned *lines)
 {
+    if (TH_LIKELY(p < e && (unsigned char)*p > ' ')) /* compact JSON: nothing to skip */
+        return p;
     while (p < e) {
         char c = *p;
         if (c == ' ' || c == '\t' || c == '\r') {
@@ -64,7 +67,8 @@ static inline const char *skip_ws(const char *p, const char *e, unsigned *lines)
  * p is just after an opening quote. Returns a pointer to the closing quote, or NULL when
  * the string is invalid or unterminated. *esc is set when it holds any escape.
  */
-static inline const char *string_end(const char *p, const char *e, unsigned *flags, bool *esc)
+static inline __attribute__((always_inline)) const char *string_end(const char *p, const char *e,
+                                                                    unsigned *flags, bool *esc)
 {
     for (;;) {
 #if defined(__SSE2__)
@@ -166,20 +170,24 @@ enum key_kind { KEY_OTHER, KEY_TIME, KEY_ENVELOPE };
 
 static enum key_kind classify_key(const char *k, size_t n)
 {
-    static const struct {
-        const char *s;
-        size_t n;
-    } env[] = {
-        {"Records", 7},      {"detail-type", 11},
-        {"detail", 6},       {"messageType", 11},
-        {"digestSignatureAlgorithm", 24}, {"digestPublicKeyFingerprint", 26},
-    };
-    if (n == 9 && memcmp(k, "eventTime", 9) == 0)
-        return KEY_TIME;
-    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
-        if (n == env[i].n && memcmp(k, env[i].s, n) == 0)
-            return KEY_ENVELOPE;
-    return KEY_OTHER;
+    switch (n) { /* by length first: most keys are none of these */
+    case 9:
+        return memcmp(k, "eventTime", 9) == 0 ? KEY_TIME : KEY_OTHER;
+    case 7:
+        return memcmp(k, "Records", 7) == 0 ? KEY_ENVELOPE : KEY_OTHER;
+    case 6:
+        return memcmp(k, "detail", 6) == 0 ? KEY_ENVELOPE : KEY_OTHER;
+    case 11:
+        return memcmp(k, "detail-type", 11) == 0 || memcmp(k, "messageType", 11) == 0
+                   ? KEY_ENVELOPE
+                   : KEY_OTHER;
+    case 24:
+        return memcmp(k, "digestSignatureAlgorithm", 24) == 0 ? KEY_ENVELOPE : KEY_OTHER;
+    case 26:
+        return memcmp(k, "digestPublicKeyFingerprint", 26) == 0 ? KEY_ENVELOPE : KEY_OTHER;
+    default:
+        return KEY_OTHER;
+    }
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -227,12 +235,21 @@ static inline void scalar_node(struct th_tape *t, uint32_t parent, enum th_tkind
     tape_add(t, kind, off, len);
 }
 
-/* Records the string s[0..len) (between its quotes) whose escapes are all simple ones. */
-static void tape_string(struct th_tape *t, const char *base, const char *s, size_t len, bool esc)
+/* Records the escaped string s[0..len) (between its quotes), decoded: its escapes are all
+ * simple ones. */
+static void tape_escaped(struct th_tape *t, struct th_tnode *nd, const char *s, size_t len);
+
+/* Records the string s[0..len) (between its quotes). */
+static inline void tape_string(struct th_tape *t, const char *base, const char *s, size_t len,
+                               bool esc)
 {
     struct th_tnode *nd = tape_add(t, TH_T_STR, (size_t)(s - base), len);
-    if (!nd || !esc)
-        return;
+    if (nd && esc)
+        tape_escaped(t, nd, s, len);
+}
+
+static void tape_escaped(struct th_tape *t, struct th_tnode *nd, const char *s, size_t len)
+{
     if (t->dec_cap - t->dec_len < len) {
         size_t ncap = t->dec_cap ? t->dec_cap : 1024;
         while (ncap - t->dec_len < len)

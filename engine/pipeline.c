@@ -2,11 +2,11 @@
  * pipeline.c - the two-thread read of pipeline.h: a producer (the reader, on its own
  * thread) and the caller's thread as consumer, joined by a ring of batches.
  *
- * Design. A batch holds items in input order: an event with its tape (the reader's tape
- * buffers are swapped into the batch's, no copy), an event with a json-c tree (a reference
- * taken), or a skipped event's time. Everything the reader reuses or frees afterwards (the
- * line's bytes, the file name, the prefilter's mask) is copied into the batch's arena, and
- * referred to by offset so that the arena may grow. The producer publishes a batch when it
+ * Design. A batch holds items in input order: an event with its tape, an event with a
+ * json-c tree (a reference taken), or a skipped event's time. Everything the reader reuses
+ * or frees afterwards (the event's bytes, its tape's nodes and decoded strings, the file
+ * name, the prefilter's mask) is copied into the batch's arena, and referred to by offset
+ * so that the arena may grow; the consumer reads a tape through a view of the arena. The producer publishes a batch when it
  * is full (BATCH_ITEMS, or BATCH_BYTES of arena) and at the end; the consumer takes them
  * strictly in ring order. Two condition variables, one per direction, under one mutex.
  * A stop (the output refusing more) is an atomic flag the producer's callbacks answer by
@@ -27,8 +27,8 @@
 #include "tape.h"
 
 #define NBATCH 4
-#define BATCH_ITEMS 256
-#define BATCH_BYTES ((size_t)1 << 20)
+#define BATCH_ITEMS 2048                  /* few hand-overs: each may wait for a CPU */
+#define BATCH_BYTES ((size_t)8 << 20)
 
 enum item_kind { IT_SKIP, IT_TAPE, IT_OBJ };
 
@@ -42,7 +42,8 @@ struct item {
     size_t src, src_len;  /* arena offset of the event's bytes (tape text, or raw) */
     size_t mask;          /* arena offset of the mask */
     json_object *obj;     /* IT_OBJ: a reference the item owns */
-    size_t tape;          /* IT_TAPE: index into the batch's tapes */
+    size_t nodes, nnodes; /* IT_TAPE: arena offset and count of the tape's nodes */
+    size_t dec, ndec;     /* IT_TAPE: arena offset and length of its decoded strings */
 };
 
 enum batch_state { B_FREE, B_READY, B_TAKEN };
@@ -53,8 +54,6 @@ struct batch {
     size_t n;
     char *arena;
     size_t used, cap;
-    struct th_tape tapes[BATCH_ITEMS]; /* reused: their buffers go back and forth */
-    size_t ntapes;
     struct th_reader_stats st; /* the reader's counters when it was published */
     size_t last_name;          /* arena offset of the last name copied, or SIZE_MAX */
     const char *last_name_ptr;
@@ -119,7 +118,6 @@ static void publish(struct pipe *pp)
     pthread_mutex_unlock(&pp->mu);
     next->n = 0;
     next->used = 0;
-    next->ntapes = 0;
     next->last_name = SIZE_MAX;
     next->last_name_ptr = NULL;
 }
@@ -153,7 +151,8 @@ static int prod_event(void *ctx, const struct th_read_event *ev)
     const char *bytes = ev->tape ? ev->src : ev->raw;
     size_t nbytes = ev->tape ? ev->src_len : ev->raw_len;
     size_t mw = ev->checked ? pp->ops->mask_words : 0;
-    struct item *it = new_item(pp, ev->file, nbytes + mw * 8 + 64);
+    size_t tbytes = ev->tape ? ev->tape->count * sizeof *ev->tape->n + ev->tape->dec_len : 0;
+    struct item *it = new_item(pp, ev->file, nbytes + mw * 8 + tbytes + 64);
     struct batch *b = &pp->b[pp->fill];
     if (!it)
         goto oom;
@@ -174,9 +173,17 @@ static int prod_event(void *ctx, const struct th_read_event *ev)
         it->checked = true;
     }
     if (ev->tape) {
+        const struct th_tape *t = ev->tape;
         it->kind = IT_TAPE;
-        it->tape = b->ntapes++;
-        th__reader_swap_tape(pp->r, &b->tapes[it->tape]);
+        it->nnodes = t->count;
+        it->ndec = t->dec_len;
+        it->nodes = arena_take(b, t->count * sizeof *t->n);
+        it->dec = arena_take(b, t->dec_len + 1);
+        if (it->nodes == SIZE_MAX || it->dec == SIZE_MAX)
+            goto oom;
+        memcpy(b->arena + it->nodes, t->n, t->count * sizeof *t->n);
+        if (t->dec_len)
+            memcpy(b->arena + it->dec, t->dec, t->dec_len);
     } else {
         it->kind = IT_OBJ;
         it->obj = json_object_get(ev->obj);
@@ -247,16 +254,24 @@ static int consume(struct pipe *pp, struct batch *b, int stop)
                     .line = it->line,
                     .checked = it->checked,
                 };
+                struct th_tape view; /* the tape, read in place: nothing of it is owned */
                 if (it->kind == IT_TAPE) {
-                    struct th_tape *t = &b->tapes[it->tape];
-                    t->text = bytes;
-                    ev.tape = t;
+                    memset(&view, 0, sizeof view);
+                    view.text = bytes;
+                    view.n = (struct th_tnode *)(void *)(b->arena + it->nodes);
+                    view.count = view.cap = it->nnodes;
+                    view.dec = b->arena + it->dec;
+                    view.dec_len = view.dec_cap = it->ndec;
+                    view.ok = true;
+                    ev.tape = &view;
                     ev.src = bytes;
                     ev.src_len = it->src_len;
                 }
                 const uint64_t *mask =
                     it->checked ? (const uint64_t *)(const void *)(b->arena + it->mask) : NULL;
                 stop = ops->event(ops->ctx, &ev, mask);
+                if (it->kind == IT_TAPE && view.tree) /* th__event_text parsed it */
+                    json_object_put(view.tree);
             }
             if (stop)
                 atomic_store(&pp->stop, 1);
@@ -326,11 +341,8 @@ int th__pipeline_read(struct th_reader *r, th_event_fn own_fn, void *own_ctx,
     }
     th__reader_set_callback(r, own_fn, own_ctx);
     th__reader_set_fast(r, own_fast && own_fast->wanted ? own_fast : NULL);
-    for (size_t i = 0; i < NBATCH; i++) {
-        for (size_t k = 0; k < BATCH_ITEMS; k++)
-            th__tape_fini(&pp.b[i].tapes[k]);
+    for (size_t i = 0; i < NBATCH; i++)
         free(pp.b[i].arena);
-    }
     pthread_cond_destroy(&pp.ready);
     pthread_cond_destroy(&pp.freed);
     pthread_mutex_destroy(&pp.mu);

@@ -1568,13 +1568,6 @@ void th__reader_set_callback(struct th_reader *r, th_event_fn fn, void *ctx)
     r->ctx = ctx;
 }
 
-void th__reader_swap_tape(struct th_reader *r, struct th_tape *t)
-{
-    struct th_tape tmp = r->tape;
-    r->tape = *t;
-    *t = tmp;
-}
-
 void th__reader_set_fast(struct th_reader *r, const struct th_reader_fast *f)
 {
     if (f)

@@ -136,8 +136,5 @@ void th__reader_set_fast(struct th_reader *r, const struct th_reader_fast *f);
 /* Replaces the event callback (pipeline.c hands events to another thread this way). */
 void th__reader_set_callback(struct th_reader *r, th_event_fn fn, void *ctx);
 
-/* Exchanges the reader's tape with *t (buffers and all): whoever got a tape event may keep
- * its tape without copying; the reader records the next one into what t held. */
-void th__reader_swap_tape(struct th_reader *r, struct th_tape *t);
 
 #endif

@@ -57,13 +57,16 @@ struct th_tape {
 
 #define TH_TAPE_ROOT_SLOTS 128
 
-/* The hash th__tape_member's root index uses (FNV-1a). */
+/* The hash th__tape_member's root index uses: a key's first and last eight bytes and its
+ * length, mixed by multiplication (collisions only cost a comparison). */
 static inline uint32_t th__tape_hash(const char *k, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 16777619u;
-    return h;
+    uint64_t a = 0, b = 0;
+    size_t m = n < 8 ? n : 8;
+    __builtin_memcpy(&a, k, m);
+    __builtin_memcpy(&b, k + n - m, m);
+    uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (n * 0x165667B1ULL);
+    return (uint32_t)(h >> 32) ^ (uint32_t)h;
 }
 
 

@@ -654,6 +654,12 @@ run_t run --no-progress --signal-updates --max-samples 5 -r "$TMP/samples.yaml" 
 expect_eq "$(printf '%s\n' "$out" | tail -n 1 | jq -c '.samples | length')" 5 "--max-samples 5"
 run_t run --max-samples 1001 -r "$TMP/samples.yaml" "$TMP/samples.ndjson"
 expect_status 2 "--max-samples over 1000 is refused"
+# Negative sizes were read by strtoull as 2^64 - 1: no limit at all.
+for opt in --max-groups=-1 --max-event-size=-5M --max-event-size=+1; do
+    run_t run "$opt" -r "$TMP/samples.yaml" "$TMP/samples.ndjson"
+    expect_status 2 "$opt is refused"
+    expect_one_line_err "$opt"
+done
 
 # --- Events before 1970: a signal open at exit stays open (fuzz_rule_yaml's first find:
 # freeing the engine closed it, and wrote "closed" after the output was closed). ---------

@@ -93,8 +93,10 @@ static void one_line(const char *line, size_t n, struct th_prefilter *pf, size_t
         root = json_tokener_parse_ex(tok, "", 1);
         end = n;
     }
-    if (!root || !json_object_is_type(root, json_type_object) || end < js.end ||
-        strspn(line + js.end, " \t\r\n") < end - js.end) {
+    bool blanks = end >= js.end && end <= n;
+    for (size_t i = js.end; blanks && i < end; i++)
+        blanks = line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n';
+    if (!root || !json_object_is_type(root, json_type_object) || !blanks) {
         fprintf(stderr, "json-c refuses what the scanner accepted: %.*s\n", (int)n, line);
         abort();
     }
