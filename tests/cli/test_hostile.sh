@@ -589,6 +589,15 @@ expect_accepted 300 "catastrophic regexes"
 expect_eq "$(printf '%s\n' "$out" | grep -c '"hostile-fire"')" 100 "the good events still fire"
 expect_err_has "regex limits" "abandoned matches are counted in --stats"
 if [ $((t1 - t0)) -lt 60 ]; then ok; else bad "catastrophic regexes took $((t1 - t0)) s"; fi
+# The same without JIT (TRAILHOUND_PCRE2_JIT=0, as under valgrind): PCRE2's interpreter,
+# bounded by the match and depth limits, gives the same signals.
+cp "$TMP/out" "$TMP/regex-jit.out"
+TRAILHOUND_PCRE2_JIT=0 run_t run --no-progress --stats -r "$TMP/regex" -r "$TMP/fire.yaml" \
+    "$TMP/regex.ndjson"
+expect_status 0 "catastrophic regexes, interpreter"
+expect_accepted 300 "catastrophic regexes, interpreter"
+expect_err_has "regex limits" "the interpreter's abandoned matches are counted"
+if cmp -s "$TMP/out" "$TMP/regex-jit.out"; then ok; else bad "signals differ without JIT"; fi
 # 18 a's and a '!' against ^(a|aa)+$: a few thousand steps, within the default limit.
 printf '{"eventTime":"2024-03-04T10:01:00Z","eventName":"Evil","userAgent":"aaaaaaaaaaaaaaaaaa!"}\n' \
     >"$TMP/regex-mid.ndjson"
