@@ -149,6 +149,24 @@ fail:
     return TH_ENOMEM;
 }
 
+/* v as a JSON integer: its text as json-c renders it (%lld). */
+static void set_int(struct th_value *v, int64_t x)
+{
+    v->type = TH_V_INT;
+    v->len = (size_t)snprintf(v->buf, sizeof v->buf, "%lld", (long long)x);
+    v->s = v->buf;
+    v->num = (double)x;
+}
+
+/* v as a JSON double: its text as json-c renders it (%.15g). */
+static void set_double(struct th_value *v, double d)
+{
+    v->type = TH_V_DOUBLE;
+    v->len = (size_t)snprintf(v->buf, sizeof v->buf, "%.15g", d);
+    v->s = v->buf;
+    v->num = d;
+}
+
 bool th__value_from_json(json_object *o, struct th_value *v)
 {
     v->obj = o;
@@ -159,24 +177,12 @@ bool th__value_from_json(json_object *o, struct th_value *v)
         v->len = (size_t)json_object_get_string_len(o);
         v->num = NAN;
         return true;
-    case json_type_int: {
-        v->type = TH_V_INT;
-        int64_t i = json_object_get_int64(o);
-        int n = snprintf(v->buf, sizeof v->buf, "%lld", (long long)i);
-        v->s = v->buf;
-        v->len = (size_t)n;
-        v->num = (double)i;
+    case json_type_int:
+        set_int(v, json_object_get_int64(o));
         return true;
-    }
-    case json_type_double: {
-        v->type = TH_V_DOUBLE;
-        double d = json_object_get_double(o);
-        int n = snprintf(v->buf, sizeof v->buf, "%.15g", d);
-        v->s = v->buf;
-        v->len = (size_t)n;
-        v->num = d;
+    case json_type_double:
+        set_double(v, json_object_get_double(o));
         return true;
-    }
     case json_type_boolean: {
         v->type = TH_V_BOOL;
         bool b = json_object_get_boolean(o);
@@ -236,24 +242,12 @@ static bool tape_value(const struct th_tape *t, uint32_t i, struct th_value *v)
         v->num = NAN;
         return true;
     }
-    case TH_T_INT: {
-        v->type = TH_V_INT;
-        int64_t x = th__tape_int(t, i);
-        int n = snprintf(v->buf, sizeof v->buf, "%lld", (long long)x);
-        v->s = v->buf;
-        v->len = (size_t)n;
-        v->num = (double)x;
+    case TH_T_INT:
+        set_int(v, th__tape_int(t, i));
         return true;
-    }
-    case TH_T_DBL: {
-        v->type = TH_V_DOUBLE;
-        double d = th__tape_double(t, i);
-        int n = snprintf(v->buf, sizeof v->buf, "%.15g", d);
-        v->s = v->buf;
-        v->len = (size_t)n;
-        v->num = d;
+    case TH_T_DBL:
+        set_double(v, th__tape_double(t, i));
         return true;
-    }
     case TH_T_TRUE:
     case TH_T_FALSE: {
         bool b = t->n[i].kind == TH_T_TRUE;

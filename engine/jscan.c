@@ -368,29 +368,19 @@ value:
         }
         goto value;
     case 't':
-        if (e - p < 4 || memcmp(p, "true", 4) != 0)
-            return false;
-        if (tape)
-            scalar_node(tape, stack[depth - 1] == '[' ? nodes[depth - 1] : UINT32_MAX,
-                        TH_T_TRUE, (size_t)(p - p0), 4);
-        p += 4;
-        break;
     case 'f':
-        if (e - p < 5 || memcmp(p, "false", 5) != 0)
+    case 'n': { /* true, false, null */
+        const char *word = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+        enum th_tkind kind = *p == 't' ? TH_T_TRUE : *p == 'f' ? TH_T_FALSE : TH_T_NULL;
+        size_t wn = *p == 'f' ? 5 : 4;
+        if ((size_t)(e - p) < wn || memcmp(p, word, wn) != 0)
             return false;
         if (tape)
-            scalar_node(tape, stack[depth - 1] == '[' ? nodes[depth - 1] : UINT32_MAX,
-                        TH_T_FALSE, (size_t)(p - p0), 5);
-        p += 5;
+            scalar_node(tape, stack[depth - 1] == '[' ? nodes[depth - 1] : UINT32_MAX, kind,
+                        (size_t)(p - p0), wn);
+        p += wn;
         break;
-    case 'n':
-        if (e - p < 4 || memcmp(p, "null", 4) != 0)
-            return false;
-        if (tape)
-            scalar_node(tape, stack[depth - 1] == '[' ? nodes[depth - 1] : UINT32_MAX,
-                        TH_T_NULL, (size_t)(p - p0), 4);
-        p += 4;
-        break;
+    }
     default: {
         if (*p != '-' && !is_digit(*p))
             return false;
