@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "sbuf.h"
 
 #define T0 "2024-01-31T12:00:00Z"
 #define MAXREC 64
@@ -163,35 +164,6 @@ static void write_ev(const char *rel, const char *name)
     char a[256];
     ev(a, sizeof a, name, T0);
     write_rel(rel, a, strlen(a));
-}
-
-/* Appends printf output to a growing heap string. */
-struct sb {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_addf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sb *b, const void *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_addf(struct sb *b, const char *fmt, ...)
-{
-    char tmp[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    sb_add(b, tmp, (size_t)n);
 }
 
 /* JSON-escapes s (quotes and backslashes only; enough for generated events). */

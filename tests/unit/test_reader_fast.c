@@ -24,40 +24,12 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "sbuf.h"
 #include "common.h"
 #include "tape.h"
 
 #define T0 "2024-01-31T12:00:00Z"
 #define MAX_EVENT (64 * 1024)
-
-struct sb {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_add(struct sb *b, const void *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p)
-            exit(2);
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_addf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_addf(struct sb *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    sb_add(b, tmp, (size_t)n);
-}
 
 static unsigned rnd(unsigned *x)
 {

@@ -41,6 +41,7 @@
 #include <json-c/json.h>
 
 #include "check.h"
+#include "sbuf.h"
 #include "detect.h"
 #include "event.h"
 #include "geo.h"
@@ -71,34 +72,6 @@ static char dir[256];
 static char city_db[1100];
 
 /* ---- text building -------------------------------------------------------------------- */
-
-struct sb {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_addf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_addf(struct sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->len + (size_t)n + 1 > b->cap) {
-        b->cap = (b->len + (size_t)n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void sb_free(struct sb *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
 
 /*
  * Appends one NDJSON event at T0 + ms by access key `key` (NULL: no userIdentity) from
