@@ -14,8 +14,9 @@
 #   sh tests/bench/run.sh [EVENTS]      (default 1000000; data kept in build-bench/data-N)
 #
 # Times are wall-clock medians of RUNS runs (default 3): hyperfine when installed, else a
-# plain loop. Benchmarks print figures; they never fail on timing (exit 0 unless something
-# could not run, or an output check failed).
+# plain loop (one thread against two: always the loop, in turns). Benchmarks print
+# figures; they never fail on timing (exit 0 unless something could not run, or an output
+# check failed).
 set -eu
 cd "$(dirname "$0")/../.."
 EVENTS=${1:-1000000}

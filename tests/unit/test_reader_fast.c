@@ -24,8 +24,8 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "sbuf.h"
 #include "common.h"
+#include "sbuf.h"
 #include "tape.h"
 
 #define T0 "2024-01-31T12:00:00Z"
