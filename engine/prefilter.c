@@ -54,6 +54,35 @@ static bool unsafe_byte(unsigned char c)
     return c == '"' || c == '\\' || c == '/' || c < 0x20;
 }
 
+/* a[0..n) == b[0..n), for the short keys and values the lookups compare: fixed-size loads
+ * (overlapping for lengths between the sizes) instead of a call to memcmp. */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return false;
+        return true;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 struct lit {
     char *s; /* owned; quotes included */
     size_t n;
@@ -565,9 +594,11 @@ static int derive(struct builder *b, const struct th_query *q, const struct th_q
 /* A guess of how often a byte occurs in CloudTrail JSON: lower is rarer. */
 static int byte_weight(unsigned char c)
 {
+    if (c == '"' || c == ':' || c == ',' || c == ' ')
+        return 12; /* JSON's own bytes: in every member */
     if (c >= 'a' && c <= 'z')
-        return 10;
-    if (c == '"' || c == ':' || c == ',' || c == '.' || c == '-')
+        return strchr("etaoinsrlcdum", c) ? 10 : 8;
+    if (c == '.' || c == '-' || c == '/' || c == '_')
         return 9;
     if (c >= '0' && c <= '9')
         return 6;
@@ -716,13 +747,24 @@ static int build_index(struct th_prefilter *pf)
 }
 
 /* A hash of short byte strings (keys, values): their first and last eight bytes and
- * their length, mixed by multiplication. Collisions only cost a comparison. */
+ * their length, mixed by multiplication. Collisions only cost a comparison. The loads are
+ * of fixed sizes: a copy of a variable length into a word would be read back through a
+ * store-forwarding stall, once per member and per lookup. */
 static uint32_t key_hash(const char *k, size_t n)
 {
-    uint64_t a = 0, b = 0;
-    size_t m = n < 8 ? n : 8;
-    memcpy(&a, k, m);
-    memcpy(&b, k + n - m, m);
+    uint64_t a, b;
+    if (n >= 8) {
+        memcpy(&a, k, 8);
+        memcpy(&b, k + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, k, 4);
+        memcpy(&hi, k + n - 4, 4);
+        a = b = lo | (uint64_t)hi << 32;
+    } else {
+        const unsigned char *u = (const unsigned char *)k;
+        a = b = n ? u[0] | (uint64_t)u[n / 2] << 8 | (uint64_t)u[n - 1] << 16 : 0;
+    }
     uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (n * 0x165667B1ULL);
     return (uint32_t)(h >> 32) ^ (uint32_t)h;
 }
@@ -735,7 +777,7 @@ static int scope_of(const struct th_prefilter *pf, const char *k, size_t n)
         int32_t sc = pf->scope_slot[i];
         if (sc < 0)
             return -1;
-        if (pf->scope_len[sc] == n && memcmp(pf->scopes[sc], k, n) == 0)
+        if (pf->scope_len[sc] == n && bytes_eq(pf->scopes[sc], k, n))
             return sc;
     }
 }
@@ -1074,7 +1116,7 @@ static bool find_in(const char *h, size_t hn, const struct lit *l)
         q = memchr(q, c, (size_t)(last - q) + 1);
         if (!q)
             return false;
-        if (memcmp(q - l->rare, l->s, l->n) == 0)
+        if (bytes_eq(q - l->rare, l->s, l->n))
             return true;
     }
     return false;
@@ -1141,7 +1183,7 @@ static void lookup(const struct th_prefilter *pf, struct th_pf_scratch *s, uint3
     for (uint32_t j = h & mask; pf->sk_slot[j] >= 0; j = (j + 1) & mask) {
         const struct pf_skey *k = &pf->skeys[pf->sk_slot[j]];
         if (k->h == h && k->scope == sc && k->kind == kind && k->n == n &&
-            memcmp(k->c, c, n) == 0)
+            bytes_eq(k->c, c, n))
             found(s, k->id);
     }
 }

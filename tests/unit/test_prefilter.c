@@ -287,10 +287,69 @@ static void test_units(void)
     th__query_free(c);
 }
 
+/* The member lookups of the many-literal mode hash keys and values and compare them in
+ * words: at every length from 1 to 24, for keys and for values, the exact text lets its
+ * unit through and the same text with any one byte changed does not. */
+static void test_lengths(void)
+{
+    enum { MAXLEN = 24 };
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWX"; /* none could be a number's text */
+    struct th_query *qs[2 * MAXLEN];
+    size_t unit_of[2 * MAXLEN];
+    char q[128], text[128], buf[MAXLEN + 1];
+    for (int len = 1; len <= MAXLEN; len++) { /* unit len-1: a value; MAXLEN+len-1: a key */
+        snprintf(q, sizeof q, "@v:%.*s", len, abc);
+        qs[len - 1] = compile(q);
+        snprintf(q, sizeof q, "@k%.*s:z", len - 1, abc);
+        qs[MAXLEN + len - 1] = compile(q);
+        unit_of[len - 1] = (size_t)len - 1;
+        unit_of[MAXLEN + len - 1] = (size_t)(MAXLEN + len - 1);
+    }
+    for (size_t i = 0; i < 2 * MAXLEN; i++)
+        if (!qs[i]) {
+            CHECK(qs[i] != NULL);
+            return;
+        }
+    struct th_prefilter *pf = NULL;
+    CHECK(th__prefilter_new((const struct th_query *const *)qs, unit_of, 2 * MAXLEN,
+                            2 * MAXLEN, &pf) == 0);
+    CHECK(th__prefilter_literals(pf) > 8); /* the hashed, many-literal mode */
+    struct th_pf_scratch sc;
+    memset(&sc, 0, sizeof sc);
+    uint64_t mask[1]; /* 48 units: one word */
+    for (int key = 0; key < 2; key++)
+        for (int len = 1; len <= MAXLEN; len++)
+            for (int change = -1; change < len; change++) { /* -1: none */
+                memcpy(buf, key ? "k" : "", key ? 1 : 0);
+                memcpy(buf + key, abc, (size_t)(len - key));
+                buf[len] = '\0';
+                if (change >= 0)
+                    buf[change] = 'y';
+                if (key)
+                    snprintf(text, sizeof text, "{\"%s\":\"z\"}", buf);
+                else
+                    snprintf(text, sizeof text, "{\"v\":\"%s\"}", buf);
+                struct th_jmember mem[4];
+                struct th_jscan js = {.mem = mem, .mem_cap = 4};
+                CHECK(th__jscan_object(text, strlen(text), 64, &js, NULL));
+                th__prefilter_check(pf, &sc, text, js.end, &js, mask);
+                size_t u = (size_t)(key * MAXLEN + len - 1);
+                uint64_t want = change < 0 ? UINT64_C(1) << u : 0;
+                CHECK_INT(mask[0], want);
+                if (mask[0] != want)
+                    fprintf(stderr, "  for %s\n", text);
+            }
+    th__pf_scratch_fini(&sc);
+    th__prefilter_free(pf);
+    for (size_t i = 0; i < 2 * MAXLEN; i++)
+        th__query_free(qs[i]);
+}
+
 int main(void)
 {
     test_derivation();
     test_exact();
     test_units();
+    test_lengths();
     return CHECK_DONE();
 }
