@@ -30,6 +30,58 @@ struct th_str {
     size_t len;
 };
 
+/* A hash of a short byte string (a key, a value): its first and last eight bytes and its
+ * length, mixed by multiplication; collisions only cost a comparison. The loads are of
+ * fixed sizes: a copy of a variable length into a word would be read back through a
+ * store-forwarding stall, and this runs for every member of every event. */
+static inline uint32_t th__hash_bytes(const char *k, size_t n)
+{
+    uint64_t a, b;
+    if (n >= 8) {
+        __builtin_memcpy(&a, k, 8);
+        __builtin_memcpy(&b, k + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t lo, hi;
+        __builtin_memcpy(&lo, k, 4);
+        __builtin_memcpy(&hi, k + n - 4, 4);
+        a = b = lo | (uint64_t)hi << 32;
+    } else {
+        const unsigned char *u = (const unsigned char *)k;
+        a = b = n ? u[0] | (uint64_t)u[n / 2] << 8 | (uint64_t)u[n - 1] << 16 : 0;
+    }
+    uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (n * 0x165667B1ULL);
+    return (uint32_t)(h >> 32) ^ (uint32_t)h;
+}
+
+/* a[0..n) == b[0..n), for the short keys and values lookups compare: fixed-size loads
+ * (overlapping for lengths between the sizes) instead of a call to memcmp. */
+static inline bool th__bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        __builtin_memcpy(&x0, a, 8);
+        __builtin_memcpy(&y0, b, 8);
+        __builtin_memcpy(&x1, a + n - 8, 8);
+        __builtin_memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        __builtin_memcpy(&x0, a, 4);
+        __builtin_memcpy(&y0, b, 4);
+        __builtin_memcpy(&x1, a + n - 4, 4);
+        __builtin_memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return false;
+        return true;
+    }
+    return __builtin_memcmp(a, b, n) == 0;
+}
+
 static inline bool th__str_eq(struct th_str a, const char *p, size_t len)
 {
     return a.len == len && (len == 0 || __builtin_memcmp(a.p, p, len) == 0);

@@ -6,7 +6,9 @@
  * interned literals; clauses are then flattened per unit into arrays, ordered most
  * selective first so that a check usually stops at its first clause. Selectivity is a
  * guess: the length of the literal, quotes included, with runs that are part of text found
- * in nearly every CloudTrail event (".amazonaws.com", "arn:aws:") counting as weak.
+ * in nearly every CloudTrail event (".amazonaws.com", "arn:aws:") counting as weak, and the
+ * whole value of a top-level member (an eventName) counting more: it costs one hash lookup
+ * per event, where a literal inside an object costs a search of its text.
  *
  * Search. Up to LAZY_MAX literals: memmem per literal when a clause first needs it (a hunt
  * query with two terms searches for the rarer one, and stops there when it is absent).
@@ -38,6 +40,7 @@
 #define CLAUSE_MAX 128  /* literals in one clause; a larger OR has no requirement */
 #define CLAUSES_MAX 16  /* clauses kept per query (the most selective) */
 #define LIT_MAX 256     /* bytes of one literal (longer ones are cut: still required) */
+#define WHOLE_VALUE_BONUS 16 /* quality added to a top-level member's whole value */
 #define LEARN_TEXTS 256 /* texts whose byte pairs are counted before the filter is rebuilt */
 
 /* Bytes the text of a number (%lld, %.15g: digits . + - e inf nan) or a boolean can hold. */
@@ -52,35 +55,6 @@ static bool numeric_byte(unsigned char c)
 static bool unsafe_byte(unsigned char c)
 {
     return c == '"' || c == '\\' || c == '/' || c < 0x20;
-}
-
-/* a[0..n) == b[0..n), for the short keys and values the lookups compare: fixed-size loads
- * (overlapping for lengths between the sizes) instead of a call to memcmp. */
-static inline bool bytes_eq(const char *a, const char *b, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t x0, x1, y0, y1;
-        memcpy(&x0, a, 8);
-        memcpy(&y0, b, 8);
-        memcpy(&x1, a + n - 8, 8);
-        memcpy(&y1, b + n - 8, 8);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t x0, x1, y0, y1;
-        memcpy(&x0, a, 4);
-        memcpy(&y0, b, 4);
-        memcpy(&x1, a + n - 4, 4);
-        memcpy(&y1, b + n - 4, 4);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            if (a[i] != b[i])
-                return false;
-        return true;
-    }
-    return memcmp(a, b, n) == 0;
 }
 
 struct lit {
@@ -364,6 +338,11 @@ static int glob_literal(struct builder *b, const struct th_attr *a, const struct
     *id = -1;
     if (bt.q == 0)
         return 0; /* no requirement */
+    /* The whole value of a top-level member (eventName, eventSource...) is found by one hash
+     * lookup per event; any other literal by a search of its member's text. First clauses
+     * are looked for in every event, so such a clause goes first unless it is weak. */
+    if (a->nseg == 1 && bt.q > 1 && bt.n >= 2 && bt.buf[0] == '"' && bt.buf[bt.n - 1] == '"')
+        bt.q += WHOLE_VALUE_BONUS;
     *id = intern(b, bt.buf, bt.n, bt.numeric, bt.q, intern_scope(b, a->seg[0]), false);
     return *id < 0 ? TH_ENOMEM : 0;
 }
@@ -746,38 +725,15 @@ static int build_index(struct th_prefilter *pf)
     return 0;
 }
 
-/* A hash of short byte strings (keys, values): their first and last eight bytes and
- * their length, mixed by multiplication. Collisions only cost a comparison. The loads are
- * of fixed sizes: a copy of a variable length into a word would be read back through a
- * store-forwarding stall, once per member and per lookup. */
-static uint32_t key_hash(const char *k, size_t n)
-{
-    uint64_t a, b;
-    if (n >= 8) {
-        memcpy(&a, k, 8);
-        memcpy(&b, k + n - 8, 8);
-    } else if (n >= 4) {
-        uint32_t lo, hi;
-        memcpy(&lo, k, 4);
-        memcpy(&hi, k + n - 4, 4);
-        a = b = lo | (uint64_t)hi << 32;
-    } else {
-        const unsigned char *u = (const unsigned char *)k;
-        a = b = n ? u[0] | (uint64_t)u[n / 2] << 8 | (uint64_t)u[n - 1] << 16 : 0;
-    }
-    uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (n * 0x165667B1ULL);
-    return (uint32_t)(h >> 32) ^ (uint32_t)h;
-}
-
 /* The scope of a top-level key, or -1. */
 static int scope_of(const struct th_prefilter *pf, const char *k, size_t n)
 {
     uint32_t mask = pf->scope_slots - 1;
-    for (uint32_t i = key_hash(k, n) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = th__hash_bytes(k, n) & mask;; i = (i + 1) & mask) {
         int32_t sc = pf->scope_slot[i];
         if (sc < 0)
             return -1;
-        if (pf->scope_len[sc] == n && bytes_eq(pf->scopes[sc], k, n))
+        if (pf->scope_len[sc] == n && th__bytes_eq(pf->scopes[sc], k, n))
             return sc;
     }
 }
@@ -795,7 +751,7 @@ static int build_scopes(struct th_prefilter *pf)
         pf->scope_slot[i] = -1;
     for (size_t s = 0; s < pf->nscopes; s++) {
         pf->scope_len[s] = strlen(pf->scopes[s]);
-        uint32_t i = key_hash(pf->scopes[s], pf->scope_len[s]) & (pf->scope_slots - 1);
+        uint32_t i = th__hash_bytes(pf->scopes[s], pf->scope_len[s]) & (pf->scope_slots - 1);
         while (pf->scope_slot[i] >= 0)
             i = (i + 1) & (pf->scope_slots - 1);
         pf->scope_slot[i] = (int32_t)s;
@@ -805,7 +761,7 @@ static int build_scopes(struct th_prefilter *pf)
 
 static uint32_t skey_hash(uint32_t scope, uint32_t kind, const char *c, size_t n)
 {
-    uint32_t h = key_hash(c, n) ^ (scope * 4 + kind) * 2654435761u;
+    uint32_t h = th__hash_bytes(c, n) ^ (scope * 4 + kind) * 2654435761u;
     return h ? h : 1;
 }
 
@@ -1116,7 +1072,7 @@ static bool find_in(const char *h, size_t hn, const struct lit *l)
         q = memchr(q, c, (size_t)(last - q) + 1);
         if (!q)
             return false;
-        if (bytes_eq(q - l->rare, l->s, l->n))
+        if (th__bytes_eq(q - l->rare, l->s, l->n))
             return true;
     }
     return false;
@@ -1183,7 +1139,7 @@ static void lookup(const struct th_prefilter *pf, struct th_pf_scratch *s, uint3
     for (uint32_t j = h & mask; pf->sk_slot[j] >= 0; j = (j + 1) & mask) {
         const struct pf_skey *k = &pf->skeys[pf->sk_slot[j]];
         if (k->h == h && k->scope == sc && k->kind == kind && k->n == n &&
-            bytes_eq(k->c, c, n))
+            th__bytes_eq(k->c, c, n))
             found(s, k->id);
     }
 }

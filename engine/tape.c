@@ -33,14 +33,14 @@ static void index_root(struct th_tape *t, uint32_t i)
     }
     struct th_str k = th__tape_text(t, i);
     uint32_t mask = TH_TAPE_ROOT_SLOTS - 1;
-    for (uint32_t j = th__tape_hash(k.p, k.len) & mask;; j = (j + 1) & mask) {
+    for (uint32_t j = th__hash_bytes(k.p, k.len) & mask;; j = (j + 1) & mask) {
         if (t->root[j] == 0) {
             t->root[j] = i + 1;
             t->root_used++;
             return;
         }
         struct th_str o = th__tape_text(t, t->root[j] - 1);
-        if (o.len == k.len && memcmp(o.p, k.p, k.len) == 0) {
+        if (o.len == k.len && th__bytes_eq(o.p, k.p, k.len)) {
             t->root[j] = i + 1; /* a repeated key: the last one's value counts */
             return;
         }
@@ -62,9 +62,9 @@ uint32_t th__tape_member(const struct th_tape *t, uint32_t obj, const char *key,
     }
     if (obj == 0 && t->root_ok) {
         uint32_t mask = TH_TAPE_ROOT_SLOTS - 1;
-        for (uint32_t j = th__tape_hash(key, klen) & mask; t->root[j]; j = (j + 1) & mask) {
+        for (uint32_t j = th__hash_bytes(key, klen) & mask; t->root[j]; j = (j + 1) & mask) {
             struct th_str k = th__tape_text(t, t->root[j] - 1);
-            if (k.len == klen && memcmp(k.p, key, klen) == 0)
+            if (k.len == klen && th__bytes_eq(k.p, key, klen))
                 return t->root[j]; /* the value follows its key */
         }
         return 0;
@@ -72,7 +72,7 @@ uint32_t th__tape_member(const struct th_tape *t, uint32_t obj, const char *key,
     uint32_t found = 0, i = obj + 1;
     for (uint32_t m = 0; m < n[obj].len; m++) {
         struct th_str k = th__tape_text(t, i);
-        if (k.len == klen && memcmp(k.p, key, klen) == 0)
+        if (k.len == klen && th__bytes_eq(k.p, key, klen))
             found = i + 1;
         i = n[i + 1].next;
     }
@@ -85,7 +85,7 @@ bool th__tape_shadowed(const struct th_tape *t, uint32_t obj, uint32_t m)
     uint32_t end = t->n[obj].next;
     for (uint32_t i = t->n[m + 1].next; i < end; i = t->n[i + 1].next) {
         struct th_str o = th__tape_text(t, i);
-        if (o.len == k.len && memcmp(o.p, k.p, k.len) == 0)
+        if (o.len == k.len && th__bytes_eq(o.p, k.p, k.len))
             return true;
     }
     return false;

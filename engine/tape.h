@@ -49,27 +49,14 @@ struct th_tape {
     /* The root object's members by key, built by the first lookup in the root: open
      * addressing over TH_TAPE_ROOT_SLOTS slots of 1 + the key node's index (0: empty),
      * the last of a repeated key winning; used when root_ok (else, too many members:
-     * lookups walk the members). A cache: th__tape_member fills it through a const tape. */
+     * lookups walk the members), hashed by th__hash_bytes (common.h). A cache:
+     * th__tape_member fills it through a const tape. */
     uint32_t root[128];
     uint32_t root_used;
     bool root_built, root_ok;
 };
 
 #define TH_TAPE_ROOT_SLOTS 128
-
-/* The hash th__tape_member's root index uses: a key's first and last eight bytes and its
- * length, mixed by multiplication (collisions only cost a comparison). */
-static inline uint32_t th__tape_hash(const char *k, size_t n)
-{
-    uint64_t a = 0, b = 0;
-    size_t m = n < 8 ? n : 8;
-    __builtin_memcpy(&a, k, m);
-    __builtin_memcpy(&b, k + n - m, m);
-    uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (n * 0x165667B1ULL);
-    return (uint32_t)(h >> 32) ^ (uint32_t)h;
-}
-
-
 
 /* Releases what t owns and zeroes it. */
 void th__tape_fini(struct th_tape *t);

@@ -81,6 +81,11 @@ static void test_derivation(void)
     /* AND keeps every clause (most selective first); OR one clause per side. */
     require("@eventSource:iam.amazonaws.com @evt.name:CreateUser",
             "(<\"CreateUser\">@eventName) & (<\"iam.amazonaws.com\">@eventSource)");
+    /* ...where a top-level member's whole value (one hash lookup per event) goes before a
+     * longer literal that has to be searched for inside an object. */
+    require("@requestParameters.policyName:AWSCompromisedKeyQuarantine @evt.name:PutUserPolicy",
+            "(<\"PutUserPolicy\">@eventName) & "
+            "(<\"AWSCompromisedKeyQuarantine\">@requestParameters)");
     require("@evt.name:(CreateUser OR DeleteUser)",
             "(<\"CreateUser\">@eventName <\"DeleteUser\">@eventName)");
     require("(@a:xxxxx @b:yyyyyy) OR @c:zzzzzzz", "(<\"yyyyyy\">@b <\"zzzzzzz\">@c)");
