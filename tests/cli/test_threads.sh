@@ -2,9 +2,9 @@
 # test_threads.sh - `--threads 2` (reading on a second thread, evaluating on the first) gives
 # byte-identical output and the same counters as one thread: the bundled sample as gzipped
 # S3 objects, as NDJSON and on stdin, with and without the prefilter; every fixture event
-# under the whole pack; the golden cases (bad lines, formats); hunt and --count. Also: a
-# reader told to stop (the output closed early) ends without hanging, and the option
-# refuses what it cannot do.
+# under the whole pack; the golden cases (bad lines, formats); hunt and --count; events of
+# 900 KB. Also: a reader told to stop (the output closed early) ends without hanging, and
+# the option refuses what it cannot do.
 . "$(dirname "$0")/lib.sh"
 : "${GEN_SAMPLE:?set GEN_SAMPLE to the gen_sample binary}"
 
@@ -55,6 +55,13 @@ done
 # Two sources in one run: each read gets its own thread, state carries over.
 # shellcheck disable=SC2086
 same "$TMP" "two sources" run --no-progress $geo -r "$TH_SRC/rules" "$TMP/sample.ndjson" "$TMP/sample"
+# Events of nearly 1 MiB among the others: a batch's arena, and the evaluating thread's copy
+# of it, grow past their usual size.
+awk 'BEGIN { s = "A"; while (length(s) < 900000) s = s s; s = substr(s, 1, 900000) }
+     NR % 500 == 0 { sub(/^\{/, "{\"pad\":\"" s "\",") } { print }' "$TMP/sample.ndjson" >"$TMP/big.ndjson"
+expect_eq "$(awk 'length > 900000' "$TMP/big.ndjson" | wc -l | tr -d ' ')" 16 "16 events of 900 KB"
+# shellcheck disable=SC2086
+same "$TMP" "events of 900 KB" run --no-progress $geo -r "$TH_SRC/rules" "$TMP/big.ndjson"
 
 # Every fixture event under the whole pack, and the golden cases.
 for f in "$TH_SRC"/fixtures/*/*/events.*; do
