@@ -212,10 +212,38 @@ static void test_reuse(void)
     th__tape_fini(&tape);
 }
 
+/* Keys of every length from 1 to 24, in the root (hashed) and in a nested object (walked):
+ * a key is found, and the same key with any one byte changed is not. */
+static void test_key_lengths(void)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWX";
+    struct th_tape tape = {0};
+    char text[128], other[32];
+    for (int len = 1; len <= 24; len++) {
+        int n = snprintf(text, sizeof text, "{\"%.*s\":1,\"o\":{\"%.*s\":2}}", len, abc, len,
+                         abc);
+        struct th_jscan js = {0};
+        CHECK(th__jscan_object(text, (size_t)n, 64, &js, &tape) && tape.ok);
+        uint32_t o = th__tape_member(&tape, 0, "o", 1);
+        CHECK(o != 0);
+        CHECK(th__tape_member(&tape, 0, abc, (size_t)len) != 0);
+        CHECK(o && th__tape_member(&tape, o, abc, (size_t)len) != 0);
+        for (int i = 0; i < len; i++) {
+            memcpy(other, abc, (size_t)len);
+            other[i] = 'y';
+            CHECK_INT(th__tape_member(&tape, 0, other, (size_t)len), 0);
+            if (o)
+                CHECK_INT(th__tape_member(&tape, o, other, (size_t)len), 0);
+        }
+    }
+    th__tape_fini(&tape);
+}
+
 int main(void)
 {
     test_walks();
     test_numbers();
     test_reuse();
+    test_key_lengths();
     return CHECK_DONE();
 }
