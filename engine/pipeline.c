@@ -28,9 +28,9 @@
 #include "tape.h"
 
 #define NBATCH 4
-/* Small batches: the ring (about 3 KB of bytes and tape per event) stays within a core's
- * L2 cache, so what the reader writes reaches the evaluating core from cache. With 2048
- * items (24 MB in the ring) two threads spent up to a third more CPU on the same work. */
+/* Small batches: at about 3 KB of bytes and tape per event, a batch is under 1 MB (a
+ * core's L2 cache here) and the ring a few MB. With 2048 items (24 MB in the ring) two
+ * threads spent up to a third more CPU on the same work (README, Performance). */
 #define BATCH_ITEMS 256
 #define BATCH_BYTES ((size_t)1 << 20)
 
