@@ -40,6 +40,19 @@ S3="$DATA/s3"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
+# wall_time COMMAND: runs COMMAND (sh -c, output dropped) and prints its wall time in s.
+wall_time() {
+    t0=$(date +%s.%N)
+    sh -c "$1" >/dev/null 2>&1 || true
+    t1=$(date +%s.%N)
+    echo "$t1 - $t0" | bc -l
+}
+
+# median FILE: the median of the numbers in FILE, one per line.
+median() {
+    sort -n "$1" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
 # median_time NAME COMMAND: the median wall time of RUNS runs of COMMAND (sh -c), in s.
 median_time() {
     name=$1
@@ -54,13 +67,10 @@ median_time() {
     i=0
     : >"$OUT/$name.times"
     while [ "$i" -lt "$RUNS" ]; do
-        t0=$(date +%s.%N)
-        sh -c "$cmd" >/dev/null 2>&1 || true
-        t1=$(date +%s.%N)
-        echo "$t1 - $t0" | bc -l >>"$OUT/$name.times"
+        wall_time "$cmd" >>"$OUT/$name.times"
         i=$((i + 1))
     done
-    sort -n "$OUT/$name.times" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+    median "$OUT/$name.times"
 }
 
 # median_pair NAME CMD_A CMD_B: the median wall times of CMD_A and of CMD_B, "A B" in s,
@@ -74,18 +84,11 @@ median_pair() {
     : >"$OUT/$name.b"
     i=0
     while [ "$i" -lt "$PAIR_RUNS" ]; do
-        for side in a b; do
-            if [ "$side" = a ]; then cmd=$2; else cmd=$3; fi
-            t0=$(date +%s.%N)
-            sh -c "$cmd" >/dev/null 2>&1 || true
-            t1=$(date +%s.%N)
-            echo "$t1 - $t0" | bc -l >>"$OUT/$name.$side"
-        done
+        wall_time "$2" >>"$OUT/$name.a"
+        wall_time "$3" >>"$OUT/$name.b"
         i=$((i + 1))
     done
-    for side in a b; do
-        sort -n "$OUT/$name.$side" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-    done | tr '\n' ' '
+    echo "$(median "$OUT/$name.a") $(median "$OUT/$name.b")"
 }
 
 # peak_kib COMMAND: the peak resident memory of COMMAND, in KiB.
